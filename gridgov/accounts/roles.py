@@ -1,0 +1,41 @@
+"""Roles and what they may do (DESIGN §2). Anything not granted here is denied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAFF_READ = {"regions.read", "grids.locate"}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: str  # Chinese; English through i18n
+    permissions: frozenset[str]
+    levels: tuple[str, ...]  # region levels a jurisdiction of this role may be
+    needs_department: bool = False
+
+
+def _role(name, label, perms, levels, needs_department=False) -> Role:
+    return Role(name, label, frozenset(perms), tuple(levels), needs_department)
+
+
+_ALL_LEVELS = ("city", "district", "street", "community", "grid")
+
+ROLES: dict[str, Role] = {r.name: r for r in [
+    _role("grid_worker", "网格员", STAFF_READ, ["grid"]),
+    _role("community_admin", "社区管理员", STAFF_READ | {"users.read"}, ["community"]),
+    _role("street_dispatcher", "街道调度员", STAFF_READ | {"users.read", "departments.read"}, ["street"]),
+    _role("district_dispatcher", "区指挥中心调度员", STAFF_READ | {"users.read", "departments.read"},
+          ["district"]),
+    _role("dept_handler", "部门负责人", STAFF_READ | {"departments.read"}, ["district", "street"],
+          needs_department=True),
+    _role("dept_admin", "部门管理员", STAFF_READ | {"departments.read", "departments.manage"},
+          ["district", "street"], needs_department=True),
+    _role("mediator", "调解员", STAFF_READ, ["district", "street", "community"]),
+    _role("leader", "领导", STAFF_READ | {"users.read", "departments.read"}, ["city", "district", "street"]),
+    _role("admin", "系统管理员", STAFF_READ | {"users.read", "users.manage", "departments.read",
+                                          "departments.manage", "departments.create", "grids.manage"},
+          _ALL_LEVELS),
+    _role("citizen", "群众", {"grids.locate"}, _ALL_LEVELS),
+]}

@@ -1,0 +1,40 @@
+"""The web application: API, pages and operations endpoints in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from gridgov.core.config import Settings
+from gridgov.core.db import make_engine, make_sessionmaker
+from gridgov.core.errors import install_error_handlers
+from gridgov.core.logs import configure_logging
+from gridgov.core.ops import Metrics, install_request_middleware
+from gridgov.regions.service import GridLocator
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from gridgov.accounts.views import router as accounts_api
+    from gridgov.core.ops import router as ops
+    from gridgov.departments.views import router as departments_api
+    from gridgov.regions.views import router as regions_api
+    from gridgov.web.views import router as pages
+
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(title="GridGov 网格化社会治理平台", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.resolved_database_url)
+    app.state.sessions = make_sessionmaker(app.state.engine)
+    app.state.locator = GridLocator()
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    install_request_middleware(app)
+    for router in (ops, accounts_api, regions_api, departments_api, pages):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,76 @@
+"""Settings, read from `GRIDGOV_*` environment variables (or a `.env` file).
+
+Secrets that are not given are generated once and kept under `var/` with owner-only
+permissions, so a fresh machine works with no set-up and a restart keeps sessions and
+encrypted data readable. They are never written into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(default=Path("var"), description="Where the SQLite file and generated keys live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default is a SQLite file under var/.")
+    secret_key: SecretStr | None = Field(default=None, description="Signs CSRF tokens; generated when unset.")
+    data_key: SecretStr | None = Field(
+        default=None, description="Personal-data key (AES-GCM, base64 of 32 bytes); generated when unset."
+    )
+    tile_url: str = Field(default="", description="Leaflet tile URL template; blank base layer when unset.")
+    tile_attribution: str = ""
+    default_language: Literal["zh", "en"] = "zh"
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    session_hours: int = Field(default=12, ge=1)
+    token_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool = False
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.var_dir / 'gridgov.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        return _kept_secret(self.var_dir / "secret.key", lambda: secrets.token_urlsafe(48))
+
+    @cached_property
+    def resolved_data_key(self) -> str:
+        if self.data_key:
+            return self.data_key.get_secret_value()
+        import base64
+
+        return _kept_secret(
+            self.var_dir / "data.key", lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+        )
+
+
+def _kept_secret(path: Path, make) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    # O_EXCL: two processes starting at once must agree on one key, not overwrite each other.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value

@@ -1,0 +1,79 @@
+"""Request dependencies: the database session, who is asking, and CSRF for cookie logins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from gridgov.accounts.access import Principal
+from gridgov.accounts.service import principal_of, user_for_token
+from gridgov.core.config import Settings
+from gridgov.core.db import session_scope
+from gridgov.core.errors import AppError, NotAuthenticated
+from gridgov.core.security import csrf_matches
+
+SESSION_COOKIE = "gg_session"
+ANON_COOKIE = "gg_anon"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    yield from session_scope(request.app.state.sessions)
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+class CsrfFailed(AppError):
+    status = 403
+    code = "csrf_failed"
+
+    def __init__(self) -> None:
+        super().__init__("表单已过期，请刷新页面后重试")
+
+
+async def check_csrf(request: Request, anchor: str | None) -> None:
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = (await request.form()).get("csrf_token")
+    if not csrf_matches(request.app.state.settings.resolved_secret_key, anchor, given):
+        raise CsrfFailed()
+
+
+async def optional_principal(request: Request, db: DB) -> Principal | None:
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal = None
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        user = user_for_token(db, auth[7:].strip(), "bearer")
+        if user is None:
+            raise NotAuthenticated()
+        principal = principal_of(user)
+    elif raw := request.cookies.get(SESSION_COOKIE):
+        user = user_for_token(db, raw, "session")
+        if user is not None:
+            principal = principal_of(user)
+            # Cookies ride along on cross-site requests; bearer tokens do not.
+            if request.method in UNSAFE:
+                await check_csrf(request, raw)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+Who = Annotated[Principal, Depends(current_principal)]
+MaybeWho = Annotated[Principal | None, Depends(optional_principal)]
