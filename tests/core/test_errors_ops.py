@@ -1,0 +1,87 @@
+"""One error shape, in Chinese and in English, no stack traces; health, readiness, metrics, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi.testclient import TestClient
+
+from gridgov.app import create_app
+from gridgov.core.logs import JsonFormatter
+from tests.conftest import settings_for
+
+
+def test_unknown_route_is_a_json_404(client):
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": "not_found", "message": "找不到该资源", "fields": {}}}
+
+
+def test_wrong_method_is_a_json_405_in_english_on_request(client):
+    r = client.delete("/api/v1/grids/locate", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert r.status_code == 405
+    assert r.json()["error"] == {"code": "method_not_allowed", "message": "Method not allowed", "fields": {}}
+
+
+def test_unexpected_failure_is_a_500_without_a_stack_trace(demo_url, tmp_path):
+    app = create_app(settings_for(demo_url, tmp_path))
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/boom")
+        page = c.get("/boom-page-does-not-exist", headers={"Accept": "text/html"})
+    app.state.engine.dispose()
+    assert r.status_code == 500
+    body = r.json()
+    assert body["error"]["code"] == "internal_error"
+    assert "已记录" in body["error"]["message"]
+    assert "hunter2" not in r.text and "Traceback" not in r.text
+    assert page.status_code == 404 and "Traceback" not in page.text
+
+
+def test_json_body_errors_name_each_field(client, auth):
+    r = client.post("/api/v1/users", json={"username": "x"}, headers=auth("admin"))
+    assert r.status_code == 422
+    fields = r.json()["error"]["fields"]
+    assert fields["username"] == "长度不能少于 3"
+    assert fields["password"] == "必填"
+    assert fields["role"] == "必填"
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+
+
+def test_metrics_count_requests_by_route_template(client, auth):
+    client.get("/api/v1/regions/430203001", headers=auth("dispatcher"))
+    text = client.get("/metrics").text
+    assert 'gridgov_http_requests_total{method="GET",route="/api/v1/regions/{code}",status="200"}' in text
+    assert "gridgov_http_request_seconds_bucket" in text
+
+
+def test_requests_are_logged_as_json_lines(client, auth, app):
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
+    level = root.level
+    logger.addHandler(handler)
+    root.setLevel(logging.INFO)  # the test settings log warnings only
+    try:
+        client.get("/api/v1/me", headers={**auth("dispatcher"), "X-Request-ID": "req-123"})
+    finally:
+        logger.removeHandler(handler)
+        root.setLevel(level)
+    line = json.loads(JsonFormatter().format(records[-1]))
+    assert line["request_id"] == "req-123"
+    assert line["path"] == "/api/v1/me"
+    assert line["status"] == 200
+    assert line["user"] == "dispatcher"
+    assert line["level"] == "info"
