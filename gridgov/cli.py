@@ -175,8 +175,13 @@ def grids_export(out: Path | None = typer.Option(None, "--out", "-o", help="输�
     """导出网格图层为 GeoJSON / Export the grid layer as GeoJSON."""
     from gridgov.regions.importer import export_layer
 
+    from gridgov.regions.models import Region
+
     _, _, sessions = _migrated_sessions()
     with sessions() as db:
+        if region and db.get(Region, region) is None:
+            err.print(f"[red]区划 {region} 不存在[/red]")
+            raise typer.Exit(1)
         data = export_layer(db, region)
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if out:

@@ -29,5 +29,10 @@ def from_wgs84(lon: float, lat: float, crs: CRS) -> tuple[float, float]:
     if crs == "wgs84":
         return lon, lat
     point = prcoords.Coords(lat, lon)
-    out = prcoords.wgs_gcj(point, check_china=False) if crs == "gcj02" else prcoords.wgs_bd(point, check_china=False)
+    if crs == "gcj02":
+        out = prcoords.wgs_gcj(point, check_china=False)
+    elif crs == "bd09":
+        out = prcoords.wgs_bd(point, check_china=False)
+    else:
+        raise ValueError(crs)
     return out.lon, out.lat

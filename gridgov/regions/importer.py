@@ -84,7 +84,10 @@ def parse_features(data: dict, report: ImportReport) -> list[Parsed]:
     out: list[Parsed] = []
     seen: dict[str, int] = {}
     for i, feat in enumerate(data["features"], start=1):
-        props = (feat or {}).get("properties") or {}
+        if not isinstance(feat, dict) or not isinstance(feat.get("properties") or {}, dict):
+            report.problems.append(Problem(i, None, "format", "要素必须是 GeoJSON Feature 对象，properties 必须是对象"))
+            continue
+        props = feat.get("properties") or {}
         code = str(props.get("code") or "").strip()
         level = str(props.get("level") or "grid").strip()
         name = str(props.get("name") or "").strip()
@@ -113,7 +116,7 @@ def parse_features(data: dict, report: ImportReport) -> list[Parsed]:
             bad("parent", f"上级编码 {parent} 与编码前缀 {expected_parent} 不一致")
             continue
         geom = None
-        raw = (feat or {}).get("geometry")
+        raw = feat.get("geometry")
         if level == "grid":
             geom = _grid_geometry(raw, bad)
             if geom is None:
