@@ -174,7 +174,6 @@ def grids_export(out: Path | None = typer.Option(None, "--out", "-o", help="输�
                  region: str | None = typer.Option(None, help="只导出该区划以下")) -> None:
     """导出网格图层为 GeoJSON / Export the grid layer as GeoJSON."""
     from gridgov.regions.importer import export_layer
-
     from gridgov.regions.models import Region
 
     _, _, sessions = _migrated_sessions()

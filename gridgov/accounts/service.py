@@ -15,6 +15,7 @@ from gridgov.accounts.roles import ROLES
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow
 from gridgov.core.errors import AppError, FieldProblem, Locked, NotFound, ValidationFailed
+from gridgov.core.i18n import translate
 from gridgov.core.security import hash_password, new_token, token_digest, verify_password
 from gridgov.departments.models import Department
 from gridgov.regions.models import LEVEL_LABELS, Region
@@ -25,6 +26,20 @@ USERNAME = re.compile(r"^[a-z0-9_.]{3,40}$")
 class LoginFailed(AppError):
     status = 401
     code = "login_failed"
+
+
+class _LevelProblem(FieldProblem):
+    """The role and level names are words of the message too: translated with it, not frozen in Chinese."""
+
+    def __init__(self, role_label: str, levels: tuple[str, ...]) -> None:
+        super().__init__("{role} 的管辖区划必须是{level}", role=role_label,
+                         level="、".join(LEVEL_LABELS[lv] for lv in levels))
+        self.role_label, self.levels = role_label, levels
+
+    def render(self, lang: str) -> str:
+        names = [translate(LEVEL_LABELS[lv], lang) for lv in self.levels]
+        level = "、".join(names) if lang == "zh" else " or ".join(names)
+        return translate(self.message, lang, role=translate(self.role_label, lang), level=level)
 
 
 def principal_of(user: User) -> Principal:
@@ -129,9 +144,7 @@ def _check_assignment(db: Session, who: Principal, role: str, region_code: str,
     elif not who.covers(region.path):
         problems["region_code"] = FieldProblem("不能把账户授权到您管辖范围之外")
     elif region.level not in spec.levels:
-        problems["region_code"] = FieldProblem(
-            "{role} 的管辖区划必须是{level}", role=spec.label,
-            level="、".join(LEVEL_LABELS[lv] for lv in spec.levels))
+        problems["region_code"] = _LevelProblem(spec.label, spec.levels)
     if department_id is not None and db.get(Department, department_id) is None:
         problems["department_id"] = FieldProblem("部门不存在")
     elif spec.needs_department and department_id is None:

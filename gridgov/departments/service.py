@@ -88,7 +88,7 @@ def create_department(db: Session, who: Principal, *, code: str, name: str, leve
     if region is None:
         problems["region_code"] = FieldProblem("区划不存在")
     elif not who.covers(region.path):
-        problems["region_code"] = FieldProblem("不能把账户授权到您管辖范围之外")
+        problems["region_code"] = FieldProblem("超出您的管辖范围")
     if problems:
         raise ValidationFailed(problems)
     dept = Department(code=code, name=name.strip(), level=level, region_code=region_code)
@@ -108,7 +108,8 @@ def add_assignment(db: Session, who: Principal, dept_id: int, *, handler_id: int
     region = db.get(Region, region_code)
     if region is None:
         problems["region_code"] = FieldProblem("区划不存在")
-    elif not region.path.startswith(dept.region.path) or not (who.sees(region.path)):
+    elif not region.path.startswith(dept.region.path) or not who.covers(region.path):
+        # covers, not sees: a user may read the regions above their own but not route them.
         problems["region_code"] = FieldProblem("超出您的管辖范围")
     if problems:
         raise ValidationFailed(problems)
@@ -129,5 +130,6 @@ def remove_assignment(db: Session, who: Principal, dept_id: int, assignment_id: 
     row = db.get(AreaAssignment, assignment_id)
     if row is None or row.department_id != dept.id:
         raise NotFound("找不到分派规则 {id}", id=assignment_id)
+    who.require_covers(row.region.path)
     db.delete(row)
     db.flush()
