@@ -42,7 +42,7 @@ class MeOut(UserOut):
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=40)
     display_name: str = Field(min_length=1, max_length=60)
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(max_length=200)  # the length rule lives in the service, one message everywhere
     role: str
     region_code: str
     department_id: int | None = None

@@ -39,7 +39,7 @@ class DepartmentDetail(DepartmentOut):
 
 
 class DepartmentCreate(BaseModel):
-    code: str = Field(min_length=2, max_length=10)
+    code: str = Field(max_length=40)  # the code rule is checked after trimming, in the service
     name: str = Field(min_length=2, max_length=100)
     level: str
     region_code: str

@@ -217,8 +217,10 @@ async def create_department_page(request: Request, db: DB, who: Who):
 def _department_context(db, who, dept_id: int) -> dict:
     dept = departments.get_department(db, who, dept_id)
     people = departments.members(db, dept)
+    # Only what this user may assign: inside the department's area and inside their own.
     area_choices = db.scalars(select(Region).where(Region.path.startswith(dept.region.path, autoescape=True),
-                                                   Region.level != "grid").order_by(Region.path)).all()
+                                                   who.within(Region.path), Region.level != "grid")
+                              .order_by(Region.path)).all()
     return {"dept": dept, "members": people, "assignments": departments.assignments(db, dept),
             "handlers": {u.id: u for u in people}, "may_manage": departments.may_manage(who, dept),
             "area_choices": area_choices, "levels": DEPARTMENT_LEVELS, "errors": {}}
