@@ -60,6 +60,8 @@ EN: dict[str, str] = {
     "未知部门级别 {level}": "unknown department level {level}",
     "处理人必须是本部门成员": "the handler must be a member of this department",
     "该分派规则已存在": "this area assignment already exists",
+    "只有部门负责人或部门管理员可以加入部门": "only department handlers and admins can join a department",
+    "添加成员": "Add member", "移出": "Remove",
     "数据库尚未迁移": "The database has not been migrated",
     # levels and roles
     "市": "City", "区县": "District", "街道乡镇": "Street/town", "社区村": "Community/village", "网格": "Grid",

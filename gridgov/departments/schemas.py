@@ -48,3 +48,7 @@ class DepartmentCreate(BaseModel):
 class AssignmentCreate(BaseModel):
     handler_id: int
     region_code: str
+
+
+class MemberAdd(BaseModel):
+    user_id: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -132,4 +132,36 @@ def remove_assignment(db: Session, who: Principal, dept_id: int, assignment_id: 
         raise NotFound("找不到分派规则 {id}", id=assignment_id)
     who.require_covers(row.region.path)
     db.delete(row)
+    db.flush()
+
+
+def add_member(db: Session, who: Principal, dept_id: int, user_id: int) -> User:
+    """Putting a person into a department changes who they are, so it needs the account
+    manager's permission, not only the department's."""
+    who.require("users.manage")
+    dept = get_department(db, who, dept_id)
+    _require_manage(who, dept)
+    user = db.get(User, user_id)
+    if user is None or not who.covers(user.region.path):
+        raise NotFound("找不到用户 {id}", id=user_id)
+    if user.role not in ("dept_handler", "dept_admin"):
+        raise ValidationFailed({"user_id": FieldProblem("只有部门负责人或部门管理员可以加入部门")})
+    if user.department_id not in (None, dept.id):
+        db.execute(delete(AreaAssignment).where(AreaAssignment.handler_id == user.id))
+    user.department_id = dept.id
+    db.flush()
+    return user
+
+
+def remove_member(db: Session, who: Principal, dept_id: int, user_id: int) -> None:
+    who.require("users.manage")
+    dept = get_department(db, who, dept_id)
+    _require_manage(who, dept)
+    user = db.get(User, user_id)
+    if user is None or user.department_id != dept.id:
+        raise NotFound("找不到用户 {id}", id=user_id)
+    # A handler who has left must not keep receiving the department's cases.
+    db.execute(delete(AreaAssignment).where(AreaAssignment.handler_id == user.id,
+                                            AreaAssignment.department_id == dept.id))
+    user.department_id = None
     db.flush()

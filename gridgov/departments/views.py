@@ -11,6 +11,7 @@ from gridgov.departments.schemas import (
     DepartmentCreate,
     DepartmentDetail,
     DepartmentOut,
+    MemberAdd,
 )
 
 router = APIRouter(prefix="/api/v1/departments", tags=["departments"])
@@ -48,5 +49,19 @@ def add_assignment(dept_id: int, body: AssignmentCreate, db: DB, who: Who):
 @router.delete("/{dept_id}/assignments/{assignment_id}", status_code=204)
 def remove_assignment(dept_id: int, assignment_id: int, db: DB, who: Who):
     service.remove_assignment(db, who, dept_id, assignment_id)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{dept_id}/members", response_model=UserOut, status_code=201)
+def add_member(dept_id: int, body: MemberAdd, db: DB, who: Who):
+    user = service.add_member(db, who, dept_id, body.user_id)
+    db.commit()
+    return UserOut.of(user)
+
+
+@router.delete("/{dept_id}/members/{user_id}", status_code=204)
+def remove_member(dept_id: int, user_id: int, db: DB, who: Who):
+    service.remove_member(db, who, dept_id, user_id)
     db.commit()
     return Response(status_code=204)

@@ -221,7 +221,13 @@ def _department_context(db, who, dept_id: int) -> dict:
     area_choices = db.scalars(select(Region).where(Region.path.startswith(dept.region.path, autoescape=True),
                                                    who.within(Region.path), Region.level != "grid")
                               .order_by(Region.path)).all()
+    candidates = []
+    if who.can("users.manage") and departments.may_manage(who, dept):
+        candidates = db.scalars(select(User).join(Region, Region.code == User.region_code).where(
+            User.role.in_(["dept_handler", "dept_admin"]), who.within(Region.path),
+            (User.department_id.is_(None)) | (User.department_id != dept.id)).order_by(User.username)).all()
     return {"dept": dept, "members": people, "assignments": departments.assignments(db, dept),
+            "candidates": candidates,
             "handlers": {u.id: u for u in people}, "may_manage": departments.may_manage(who, dept),
             "area_choices": area_choices, "levels": DEPARTMENT_LEVELS, "errors": {}}
 
@@ -237,12 +243,34 @@ async def add_assignment_page(request: Request, db: DB, who: Who, dept_id: int):
     try:
         departments.add_assignment(db, who, dept_id, handler_id=int(form.get("handler_id") or 0),
                                    region_code=form.get("region_code", ""))
-    except (ValidationFailed, AppError) as exc:
+    except AppError as exc:
         db.rollback()
         ctx = _department_context(db, who, dept_id)
         body = exc.body(request.state.lang)["error"]
         ctx["errors"] = body["fields"] or {"_": body["message"]}
         return render(request, "department.html", status_code=exc.status, **ctx)
+    db.commit()
+    return RedirectResponse(f"/departments/{dept_id}", status_code=303)
+
+
+@router.post("/departments/{dept_id}/members")
+async def add_member_page(request: Request, db: DB, who: Who, dept_id: int):
+    form = dict(await request.form())
+    try:
+        departments.add_member(db, who, dept_id, int(form.get("user_id") or 0))
+    except AppError as exc:
+        db.rollback()
+        ctx = _department_context(db, who, dept_id)
+        body = exc.body(request.state.lang)["error"]
+        ctx["errors"] = body["fields"] or {"_": body["message"]}
+        return render(request, "department.html", status_code=exc.status, **ctx)
+    db.commit()
+    return RedirectResponse(f"/departments/{dept_id}", status_code=303)
+
+
+@router.post("/departments/{dept_id}/members/{user_id}/delete")
+def remove_member_page(db: DB, who: Who, dept_id: int, user_id: int):
+    departments.remove_member(db, who, dept_id, user_id)
     db.commit()
     return RedirectResponse(f"/departments/{dept_id}", status_code=303)
 
