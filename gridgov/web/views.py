@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from gridgov.accounts import service as accounts
@@ -29,6 +29,12 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return "/"
+
+
+def _form_int(form, key: str) -> int | None:
+    """A select's value as an id; a tampered or empty value is None, which the service refuses."""
+    value = str(form.get(key) or "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _demo_logins(db) -> list[tuple[str, str, str]]:
@@ -151,7 +157,7 @@ async def create_user_page(request: Request, db: DB, who: Who):
         user = accounts.create_user(
             db, who, username=form.get("username", ""), display_name=form.get("display_name", ""),
             password=form.get("password", ""), role=form.get("role", ""), region_code=form.get("region_code", ""),
-            department_id=int(form["department_id"]) if form.get("department_id") else None)
+            department_id=_form_int(form, "department_id"))
     except ValidationFailed as exc:
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()}
         return render(request, "user_form.html", status_code=422,
@@ -173,7 +179,7 @@ async def update_user_page(request: Request, db: DB, who: Who, user_id: int):
         accounts.update_user(
             db, who, user_id, display_name=form.get("display_name"), role=form.get("role") or None,
             region_code=form.get("region_code") or None,
-            department_id=int(form["department_id"]) if form.get("department_id") else None,
+            department_id=_form_int(form, "department_id"),
             is_active=form.get("is_active") == "1", password=form.get("password") or None)
     except ValidationFailed as exc:
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()}
@@ -237,12 +243,11 @@ def department_page(request: Request, db: DB, who: Who, dept_id: int):
     return render(request, "department.html", **_department_context(db, who, dept_id))
 
 
-@router.post("/departments/{dept_id}/assignments")
-async def add_assignment_page(request: Request, db: DB, who: Who, dept_id: int):
-    form = dict(await request.form())
+def _on_department_page(request: Request, db, who, dept_id: int, change) -> Response:
+    """Runs a change from the department page: back to the page when it worked, the page
+    with the reason when it did not."""
     try:
-        departments.add_assignment(db, who, dept_id, handler_id=int(form.get("handler_id") or 0),
-                                   region_code=form.get("region_code", ""))
+        change()
     except AppError as exc:
         db.rollback()
         ctx = _department_context(db, who, dept_id)
@@ -251,21 +256,20 @@ async def add_assignment_page(request: Request, db: DB, who: Who, dept_id: int):
         return render(request, "department.html", status_code=exc.status, **ctx)
     db.commit()
     return RedirectResponse(f"/departments/{dept_id}", status_code=303)
+
+
+@router.post("/departments/{dept_id}/assignments")
+async def add_assignment_page(request: Request, db: DB, who: Who, dept_id: int):
+    form = await request.form()
+    return _on_department_page(request, db, who, dept_id, lambda: departments.add_assignment(
+        db, who, dept_id, handler_id=_form_int(form, "handler_id") or 0, region_code=form.get("region_code", "")))
 
 
 @router.post("/departments/{dept_id}/members")
 async def add_member_page(request: Request, db: DB, who: Who, dept_id: int):
-    form = dict(await request.form())
-    try:
-        departments.add_member(db, who, dept_id, int(form.get("user_id") or 0))
-    except AppError as exc:
-        db.rollback()
-        ctx = _department_context(db, who, dept_id)
-        body = exc.body(request.state.lang)["error"]
-        ctx["errors"] = body["fields"] or {"_": body["message"]}
-        return render(request, "department.html", status_code=exc.status, **ctx)
-    db.commit()
-    return RedirectResponse(f"/departments/{dept_id}", status_code=303)
+    form = await request.form()
+    return _on_department_page(request, db, who, dept_id,
+                               lambda: departments.add_member(db, who, dept_id, _form_int(form, "user_id") or 0))
 
 
 @router.post("/departments/{dept_id}/members/{user_id}/delete")

@@ -60,3 +60,14 @@ def test_member_form_on_the_department_page(client, sessions, request):
     assert r.status_code == 303
     with sessions() as db:
         assert db.get(User, uid).department_id is None
+
+
+def test_a_tampered_form_value_is_refused_not_a_server_error(client, sessions):
+    cgj = dept_id(sessions, "CGJ")
+    page_login(client, "admin")
+    page = client.get(f"/departments/{cgj}", headers={"Accept": "text/html"})
+    r = client.post(f"/departments/{cgj}/assignments",
+                    data={"handler_id": "1; DROP TABLE users", "region_code": "430203", "csrf_token": csrf_of(page.text)},
+                    headers={"Accept": "text/html"})
+    assert r.status_code == 422
+    assert "处理人必须是本部门成员" in r.text
