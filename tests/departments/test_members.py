@@ -67,7 +67,8 @@ def test_a_tampered_form_value_is_refused_not_a_server_error(client, sessions):
     page_login(client, "admin")
     page = client.get(f"/departments/{cgj}", headers={"Accept": "text/html"})
     r = client.post(f"/departments/{cgj}/assignments",
-                    data={"handler_id": "1; DROP TABLE users", "region_code": "430203", "csrf_token": csrf_of(page.text)},
+                    data={"handler_id": "1; DROP TABLE users", "region_code": "430203",
+                          "csrf_token": csrf_of(page.text)},
                     headers={"Accept": "text/html"})
     assert r.status_code == 422
     assert "处理人必须是本部门成员" in r.text
