@@ -1,8 +1,14 @@
 """Every table, imported in one place so migrations and tests see the whole schema."""
 
 from gridgov.accounts.models import AuthToken, User
+from gridgov.cases.models import Case, CaseAttachment, CaseEvent, IdempotencyKey
+from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.db import Base
 from gridgov.departments.models import AreaAssignment, Department
+from gridgov.notify.models import InboxItem, OutboxMessage
 from gridgov.regions.models import MetaValue, Region
+from gridgov.workcal.models import CalendarDay, CalendarYear
 
-__all__ = ["AreaAssignment", "AuthToken", "Base", "Department", "MetaValue", "Region", "User"]
+__all__ = ["AreaAssignment", "AuthToken", "Base", "CalendarDay", "CalendarYear", "Case", "CaseAttachment",
+           "CaseEvent", "CatalogItem", "Category", "Department", "IdempotencyKey", "InboxItem", "MetaValue",
+           "OutboxMessage", "Region", "User"]

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1)
     token_hours: int = Field(default=12, ge=1)
     cookie_secure: bool = False
+    timezone: str = Field(default="Asia/Shanghai", description="Where working time is counted.")
+    office_hours: str = Field(default="08:00-12:00,14:00-18:00",
+                              description="Working hours of a working day, comma-separated HH:MM-HH:MM spans.")
+    webhook_url: str = Field(default="", description="SMS/WeChat gateway webhook for notifications; off when unset.")
+    worker_in_process: bool = Field(default=True,
+                                    description="Run background jobs inside `gridgov serve` (the embedded default).")
     log_json: bool = True
     log_level: str = "INFO"
 

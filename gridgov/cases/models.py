@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridgov.core.db import Base, UTCDateTime, utcnow
+
+
+class Case(Base):
+    """An event (事件/工单). `version` is bumped by every action; an action names the
+    version it acts on, so two people acting at once cannot overwrite each other."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # grid_worker | hotline | citizen | open311 | video | referral
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_items.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    # The grid's region path: jurisdiction scoping is a prefix match, as for regions.
+    region_path: Mapped[str] = mapped_column(String(80), index=True)
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")  # normal | urgent
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    reporter_name: Mapped[str] = mapped_column(String(60), default="")
+    reporter_phone: Mapped[str] = mapped_column(String(40), default="")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    level: Mapped[str] = mapped_column(String(10), default="district")  # community | street | district
+    triage_reason: Mapped[str] = mapped_column(String(200), default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    routing_rule: Mapped[str] = mapped_column(String(40), default="")
+    routing_reason: Mapped[str] = mapped_column(Text, default="")
+    dispatch_count: Mapped[int] = mapped_column(Integer, default=0)
+    redispatched_department: Mapped[bool] = mapped_column(default=False)
+    # The running clock of the current step.
+    step: Mapped[str | None] = mapped_column(String(12))
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    time_unit: Mapped[str | None] = mapped_column(String(16))
+    limit_amount: Mapped[float | None] = mapped_column(Float)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    light: Mapped[str] = mapped_column(String(8), default="green", index=True)  # green | yellow | red
+    supervision: Mapped[str] = mapped_column(String(8), default="")  # "" | normal | yellow | red
+    extension_requested: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    satisfaction: Mapped[str] = mapped_column(String(20), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """An immutable line of a case's timeline, written in the same transaction as the change."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str] = mapped_column(String(20), default="")
+    to_state: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseAttachment(Base):
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    kind: Mapped[str] = mapped_column(String(10), default="before")  # before | after | other
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """What a create with this key made, so a resend from a phone returns the same case."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(60))  # who: user id or API key
+    key: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
