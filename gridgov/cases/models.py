@@ -42,9 +42,13 @@ class Case(Base):
     step: Mapped[str | None] = mapped_column(String(12))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When 80% of the limit is used: the sweep turns lights with two indexed comparisons.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    carried_amount: Mapped[float] = mapped_column(Float, default=0.0)  # used before a pause
     time_unit: Mapped[str | None] = mapped_column(String(16))
     limit_amount: Mapped[float | None] = mapped_column(Float)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_state: Mapped[str] = mapped_column(String(20), default="")
     light: Mapped[str] = mapped_column(String(8), default="green", index=True)  # green | yellow | red
     supervision: Mapped[str] = mapped_column(String(8), default="")  # "" | normal | yellow | red
     extension_requested: Mapped[bool] = mapped_column(default=False)

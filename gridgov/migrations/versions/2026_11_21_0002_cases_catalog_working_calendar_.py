@@ -95,9 +95,12 @@ def upgrade() -> None:
     sa.Column('step', sa.String(length=12), nullable=True),
     sa.Column('step_started_at', gridgov.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deadline', gridgov.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('warn_at', gridgov.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('carried_amount', sa.Float(), nullable=False),
     sa.Column('time_unit', sa.String(length=16), nullable=True),
     sa.Column('limit_amount', sa.Float(), nullable=True),
     sa.Column('paused_at', gridgov.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_state', sa.String(length=20), nullable=False),
     sa.Column('light', sa.String(length=8), nullable=False),
     sa.Column('supervision', sa.String(length=8), nullable=False),
     sa.Column('extension_requested', sa.Boolean(), nullable=False),
@@ -119,6 +122,7 @@ def upgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_deadline'), ['deadline'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_warn_at'), ['warn_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_grid_code'), ['grid_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_handler_id'), ['handler_id'], unique=False)
@@ -246,6 +250,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_handler_id'))
         batch_op.drop_index(batch_op.f('ix_cases_grid_code'))
         batch_op.drop_index(batch_op.f('ix_cases_department_id'))
+        batch_op.drop_index(batch_op.f('ix_cases_warn_at'))
         batch_op.drop_index(batch_op.f('ix_cases_deadline'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))
 
