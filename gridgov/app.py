@@ -12,6 +12,7 @@ from gridgov.core.db import make_engine, make_sessionmaker
 from gridgov.core.errors import install_error_handlers
 from gridgov.core.logs import configure_logging
 from gridgov.core.ops import Metrics, install_request_middleware
+from gridgov.cases.routing import StreetBorders
 from gridgov.regions.service import GridLocator
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -19,6 +20,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.accounts.views import router as accounts_api
+    from gridgov.cases.views import router as cases_api
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
     from gridgov.regions.views import router as regions_api
@@ -31,10 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.resolved_database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.locator = GridLocator()
+    app.state.borders = StreetBorders()
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_request_middleware(app)
-    for router in (ops, accounts_api, regions_api, departments_api, pages):
+    for router in (ops, accounts_api, regions_api, departments_api, cases_api, pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

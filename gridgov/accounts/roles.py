@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STAFF_READ = {"regions.read", "grids.locate"}
+STAFF_READ = {"regions.read", "grids.locate", "cases.read", "catalog.read", "calendar.read"}
+REPORT = {"cases.create"}
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,10 @@ def _role(name, label, perms, levels, needs_department=False) -> Role:
 _ALL_LEVELS = ("city", "district", "street", "community", "grid")
 
 ROLES: dict[str, Role] = {r.name: r for r in [
-    _role("grid_worker", "网格员", STAFF_READ, ["grid"]),
-    _role("community_admin", "社区管理员", STAFF_READ | {"users.read"}, ["community"]),
-    _role("street_dispatcher", "街道调度员", STAFF_READ | {"users.read", "departments.read"}, ["street"]),
-    _role("district_dispatcher", "区指挥中心调度员", STAFF_READ | {"users.read", "departments.read"},
+    _role("grid_worker", "网格员", STAFF_READ | REPORT, ["grid"]),
+    _role("community_admin", "社区管理员", STAFF_READ | REPORT | {"users.read"}, ["community"]),
+    _role("street_dispatcher", "街道调度员", STAFF_READ | REPORT | {"users.read", "departments.read"}, ["street"]),
+    _role("district_dispatcher", "区指挥中心调度员", STAFF_READ | REPORT | {"users.read", "departments.read"},
           ["district"]),
     _role("dept_handler", "部门负责人", STAFF_READ | {"departments.read"}, ["district", "street"],
           needs_department=True),
@@ -35,7 +36,8 @@ ROLES: dict[str, Role] = {r.name: r for r in [
     _role("mediator", "调解员", STAFF_READ, ["district", "street", "community"]),
     _role("leader", "领导", STAFF_READ | {"users.read", "departments.read"}, ["city", "district", "street"]),
     _role("admin", "系统管理员", STAFF_READ | {"users.read", "users.manage", "departments.read",
-                                          "departments.manage", "departments.create", "grids.manage"},
+                                          "departments.manage", "departments.create", "grids.manage",
+                                          "catalog.manage", "calendar.manage"},
           _ALL_LEVELS),
     _role("citizen", "群众", {"grids.locate"}, _ALL_LEVELS),
 ]}

@@ -1,0 +1,132 @@
+"""派单: catalog item + level → department; department + region → the named handler.
+
+Every decision carries the rule that made it and a sentence a dispatcher can read, so the
+dispatcher sees why and can overrule. Cases with no catalog match, or within 20 m of a
+street boundary, go to the triage queue instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gridgov.accounts.models import User
+from gridgov.catalog.models import HANDLING_LEVELS, CatalogItem
+from gridgov.departments.models import AreaAssignment, Department
+from gridgov.regions.geo import from_geojson
+from gridgov.regions.models import Region
+from gridgov.regions.service import grid_layer_version
+
+BORDER_METRES = 20.0
+M_PER_DEG_LAT = 110_574.0
+M_PER_DEG_LON_EQUATOR = 111_320.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    level: str
+    department_id: int | None
+    handler_id: int | None
+    rule: str
+    reason: str
+    triage_reason: str = ""
+
+
+class StreetBorders:
+    """Street boundaries in local metres, rebuilt when the grid layer changes."""
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._lines: shapely.Geometry | None = None
+        self._lat0 = 0.0
+        self._lock = threading.Lock()
+
+    def _build(self, db: Session) -> None:
+        rows = db.execute(select(Region.code, Region.geometry).where(Region.level == "grid",
+                                                                     Region.geometry.is_not(None))).all()
+        by_street: dict[str, list[shapely.Geometry]] = {}
+        for code, geom in rows:
+            by_street.setdefault(code[:9], []).append(from_geojson(geom))
+        lats = [g.centroid.y for gs in by_street.values() for g in gs]
+        self._lat0 = sum(lats) / len(lats) if lats else 0.0
+        boundaries = [self._to_metres(shapely.union_all(gs).boundary) for gs in by_street.values()]
+        self._lines = shapely.union_all(boundaries) if boundaries else None
+        if self._lines is not None:
+            shapely.prepare(self._lines)
+
+    def _to_metres(self, geom: shapely.Geometry) -> shapely.Geometry:
+        kx = M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self._lat0))
+        return shapely.transform(geom, lambda xy: xy * [kx, M_PER_DEG_LAT])
+
+    def distance_m(self, db: Session, lon: float, lat: float) -> float | None:
+        version = grid_layer_version(db)
+        if version != self._version:
+            with self._lock:
+                if version != self._version:
+                    self._build(db)
+                    self._version = version
+        if self._lines is None:
+            return None
+        point = self._to_metres(shapely.Point(lon, lat))
+        if not shapely.dwithin(self._lines, point, BORDER_METRES):
+            return None
+        return float(shapely.distance(self._lines, point))
+
+
+def open_load(db: Session, handler_ids: list[int]) -> dict[int, int]:
+    from gridgov.cases.models import Case
+
+    q = (select(Case.handler_id, func.count()).where(Case.handler_id.in_(handler_ids),
+                                                      Case.state.in_(["dispatched", "handling"]))
+         .group_by(Case.handler_id))
+    return dict(db.execute(q).all())
+
+
+def choose_handler(db: Session, dept: Department, grid: Region) -> tuple[int | None, str, str]:
+    """(handler id, rule, explanation) for a department and a grid."""
+    rows = db.execute(select(AreaAssignment.handler_id, Region.path, Region.name)
+                      .join(Region, Region.code == AreaAssignment.region_code)
+                      .join(User, User.id == AreaAssignment.handler_id)
+                      .where(AreaAssignment.department_id == dept.id, User.is_active.is_(True))).all()
+    covering = [r for r in rows if grid.path.startswith(r.path)]
+    if covering:
+        depth = max(len(r.path) for r in covering)
+        best = sorted({(r.handler_id, r.name) for r in covering if len(r.path) == depth})
+        names = dict(db.execute(select(User.id, User.display_name).where(User.id.in_([b[0] for b in best]))).all())
+        if len(best) == 1:
+            hid, area = best[0]
+            return hid, "area_assignment", f"分派规则：{area} → {names[hid]}（覆盖该网格的最具体区划）"
+        load = open_load(db, [b[0] for b in best])
+        hid, area = min(best, key=lambda b: (load.get(b[0], 0), b[0]))
+        loads = "，".join(f"{names[h]} {load.get(h, 0)} 件" for h, _ in best)
+        return hid, "least_loaded", f"分派规则：{area} 有 {len(best)} 名负责人，派给在办最少的 {names[hid]}（{loads}）"
+    admin = db.execute(select(User.id, User.display_name).where(
+        User.department_id == dept.id, User.role == "dept_admin", User.is_active.is_(True))
+        .order_by(User.username)).first()
+    if admin is not None:
+        why = f"{dept.name} 没有覆盖该网格的分派规则，派给部门管理员 {admin.display_name}"
+        return admin.id, "department_admin", why
+    return None, "no_handler", f"{dept.name} 没有覆盖该网格的分派规则，也没有部门管理员"
+
+
+def route(db: Session, item: CatalogItem | None, grid: Region, lon: float, lat: float,
+          borders: StreetBorders) -> Decision:
+    if item is None:
+        return Decision("district", None, None, "triage_no_item", "没有匹配的事项，进入分拣队列由调度员判断",
+                        "没有匹配的事项")
+    dept = db.get(Department, item.department_id)
+    head = f"事项「{item.name}」({item.code}) 由{dept.name}负责，处置层级：{HANDLING_LEVELS[item.handling_level]}"
+    near = borders.distance_m(db, lon, lat)
+    if near is not None:
+        why = f"位置距街道边界 {near:.0f} 米（不足 {BORDER_METRES:.0f} 米），归属需人工确认"
+        return Decision("district", dept.id, None, "triage_border", f"{head}；{why}，进入分拣队列", why)
+    handler_id, rule, explanation = choose_handler(db, dept, grid)
+    if handler_id is None:
+        return Decision("district", dept.id, None, "triage_no_handler", f"{head}；{explanation}，进入分拣队列",
+                        explanation)
+    return Decision(item.handling_level, dept.id, handler_id, rule, f"{head}；{explanation}")

@@ -1,0 +1,525 @@
+"""Cases: intake with idempotency, routing, the lifecycle's actions, and scoped reading.
+
+Every action loads the case inside the caller's jurisdiction, checks the version it was
+given, asks `lifecycle.refusal` whether it is allowed, applies its effect, and writes one
+immutable `CaseEvent` plus the notifications it causes — all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from gridgov.accounts.access import Principal
+from gridgov.accounts.models import User
+from gridgov.cases import clock
+from gridgov.cases.lifecycle import ACTIONS, LEVEL_ROLE, LEVELS, OPEN_STATES, STATES, CaseView, refusal, region_at_level
+from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
+from gridgov.cases.routing import StreetBorders, choose_handler, route
+from gridgov.catalog.models import CatalogItem
+from gridgov.core.config import Settings
+from gridgov.core.db import utcnow
+from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from gridgov.departments.models import Department
+from gridgov.regions.coords import to_wgs84
+from gridgov.regions.service import GridLocator
+
+SOURCES = ("grid_worker", "hotline", "citizen", "open311", "video", "referral")
+DEPT_ROLES = ("dept_handler", "dept_admin")
+SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+SUPERVISION = {"normal": "普通督办", "yellow": "黄牌督办", "red": "红牌督办"}
+AUTO_ITEM_SCORE = 0.6
+
+
+class ActionRefused(AppError):
+    status = 409
+    code = "action_not_allowed"
+
+
+@dataclass
+class CaseContext:
+    """What case services need from the running app, besides the session."""
+
+    settings: Settings
+    locator: GridLocator
+    borders: StreetBorders
+
+    def calendar(self, db: Session):
+        from gridgov.workcal.service import calendar_for
+
+        return calendar_for(db, self.settings)
+
+
+# --- reading ---
+
+def scoped(who: Principal):
+    """Cases this person may see: their jurisdiction, their department's, and their own reports."""
+    if not who.can("cases.read"):
+        raise Forbidden()
+    stmt = select(Case)
+    if who.role in DEPT_ROLES:
+        return stmt.where(or_(Case.department_id == who.department_id, Case.reporter_user_id == who.user_id))
+    return stmt.where(or_(who.within(Case.region_path), Case.reporter_user_id == who.user_id))
+
+
+def get_case(db: Session, who: Principal, case_id: int) -> Case:
+    case = db.scalar(scoped(who).where(Case.id == case_id))
+    if case is None:
+        raise NotFound("找不到事件 {id}", id=case_id)
+    return case
+
+
+def view_of(db: Session, case: Case) -> CaseView:
+    item = db.get(CatalogItem, case.item_id) if case.item_id else None
+    return CaseView(state=case.state, level=case.level, region_path=case.region_path,
+                    department_id=case.department_id, handler_id=case.handler_id,
+                    reporter_user_id=case.reporter_user_id, extension_requested=case.extension_requested,
+                    self_handle_allowed=bool(item and item.self_handle))
+
+
+def events(db: Session, who: Principal, case_id: int) -> list[CaseEvent]:
+    get_case(db, who, case_id)
+    return list(db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
+
+
+# --- intake ---
+
+@dataclass
+class NewCase:
+    description: str
+    lon: float
+    lat: float
+    crs: str = "wgs84"
+    item_code: str | None = None
+    urgency: str = "normal"
+    address: str = ""
+    source: str = "grid_worker"
+    reporter_name: str = ""
+    reporter_phone: str = ""
+
+
+def _find_item(db: Session, code: str) -> CatalogItem:
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == code, CatalogItem.active.is_(True)))
+    if item is None:
+        raise ValidationFailed({"item_code": FieldProblem("没有编码为 {code} 的事项", code=code)})
+    return item
+
+
+def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
+                idempotency_scope: str | None = None, idempotency_key: str | None = None) -> tuple[Case, bool]:
+    """Returns (case, created). A repeated idempotency key returns the first case."""
+    if who is not None and not who.can("cases.create"):
+        raise Forbidden()
+    if idempotency_key:
+        earlier = idempotent_case(db, idempotency_scope, idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    problems: dict[str, FieldProblem] = {}
+    if not data.description.strip():
+        problems["description"] = FieldProblem("必填")
+    if data.source not in SOURCES:
+        problems["source"] = FieldProblem("必须是以下之一：{expected}", expected="、".join(SOURCES))
+    if problems:
+        raise ValidationFailed(problems)
+    lon, lat = to_wgs84(data.lon, data.lat, data.crs)
+    grid_code = ctx.locator.grid_code_for_point(db, lon, lat)
+    if grid_code is None:
+        raise ValidationFailed({"location": FieldProblem("该点 ({lon}, {lat}) 不在任何网格内",
+                                                         lon=round(lon, 6), lat=round(lat, 6))})
+    from gridgov.regions.models import Region
+
+    grid = db.get(Region, grid_code)
+    item = _find_item(db, data.item_code) if data.item_code else _suggested_item(db, data.description)
+    decision = route(db, item, grid, lon, lat, ctx.borders)
+    now = utcnow()
+    case = Case(number=f"tmp-{uuid.uuid4().hex[:16]}", source=data.source, item_id=item.id if item else None,
+                description=data.description.strip(), address=data.address.strip(), lon=lon, lat=lat,
+                grid_code=grid.code, region_path=grid.path, urgency=data.urgency,
+                reporter_user_id=who.user_id if who else None, reporter_name=data.reporter_name.strip(),
+                reporter_phone=data.reporter_phone.strip(), state="reported", level=decision.level,
+                triage_reason=decision.triage_reason, department_id=decision.department_id,
+                handler_id=decision.handler_id, routing_rule=decision.rule, routing_reason=decision.reason,
+                created_at=now)
+    clock.start_step(case, item, ctx.calendar(db), now)
+    db.add(case)
+    db.flush()
+    case.number = f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}{case.id:06d}"
+    _event(db, case, who, "report", "", "reported", data.description.strip(),
+           {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
+            "item_code": item.code if item else None})
+    if idempotency_key:
+        db.add(IdempotencyKey(scope=idempotency_scope, key=idempotency_key, case_id=case.id))
+        try:
+            with db.begin_nested():
+                db.flush()
+        except IntegrityError:
+            # Another request with the same key won the race; the caller rolls back and reads it.
+            raise Conflict("重复提交", code="idempotency_race") from None
+    if decision.triage_reason:
+        _notify(db, holder_ids(db, case), case, "triage", f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
+    return case, True
+
+
+def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
+    case_id = db.scalar(select(IdempotencyKey.case_id).where(IdempotencyKey.scope == scope,
+                                                            IdempotencyKey.key == key))
+    return db.get(Case, case_id) if case_id else None
+
+
+def _suggested_item(db: Session, description: str) -> CatalogItem | None:
+    from gridgov.catalog.suggest import suggest_items
+
+    best = suggest_items(db, description, limit=1)
+    return best[0].item if best and best[0].score >= AUTO_ITEM_SCORE else None
+
+
+def _tz(ctx: CaseContext):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(ctx.settings.timezone)
+
+
+# --- actions ---
+
+@dataclass
+class ActionInput:
+    version: int
+    comment: str = ""
+    item_code: str | None = None
+    department_id: int | None = None
+    handler_id: int | None = None
+    target_case_id: int | None = None
+    amount: float | None = None
+    satisfaction: str | None = None
+    supervision: str | None = None
+    level: str | None = None
+
+
+def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, data: ActionInput) -> Case:
+    case = get_case(db, who, case_id)
+    if data.version != case.version:
+        raise Conflict("事件已被他人更新（当前版本 {current}，您提交的是 {given}），请刷新后重试",
+                       code="version_conflict", current=case.version, given=data.version)
+    reason = refusal(name, who, view_of(db, case))
+    if reason is not None:
+        if name in ACTIONS and case.state not in ACTIONS[name].sources:
+            raise ActionRefused(reason)
+        raise Forbidden(reason)
+    action = ACTIONS[name]
+    if action.needs_comment and not data.comment.strip():
+        raise ValidationFailed({"comment": FieldProblem("{action}需要填写说明", action=action.label)})
+    now = utcnow()
+    before = case.state
+    extra = EFFECTS[name](db, ctx, who, case, data, now)
+    if action.target is not None and case.state == before:
+        case.state = action.target
+    if case.state != before and name != "resume":
+        item = db.get(CatalogItem, case.item_id) if case.item_id else None
+        clock.start_step(case, item, ctx.calendar(db), now)
+    if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:
+        case.closed_at = now
+    _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {})
+    try:
+        db.flush()
+    except StaleDataError:
+        raise Conflict("事件已被他人同时更新，请刷新后重试", code="version_conflict") from None
+    return case
+
+
+def _effect_register(db, ctx, who, case, data, now):
+    if data.item_code:
+        item = _find_item(db, data.item_code)
+        if item.id != case.item_id:
+            case.item_id = item.id
+            _apply_route(db, ctx, case, item)
+            return {"item_code": item.code, "routing_reason": case.routing_reason}
+    if case.item_id is None:
+        raise ValidationFailed({"item_code": FieldProblem("立案需要确定事项")})
+    return None
+
+
+def _apply_route(db, ctx, case: Case, item: CatalogItem) -> None:
+    from gridgov.regions.models import Region
+
+    decision = route(db, item, db.get(Region, case.grid_code), case.lon, case.lat, ctx.borders)
+    case.department_id, case.handler_id = decision.department_id, decision.handler_id
+    case.routing_rule, case.routing_reason = decision.rule, decision.reason
+    case.triage_reason = decision.triage_reason
+
+
+def _effect_void(db, ctx, who, case, data, now):
+    return None
+
+
+def _effect_merge(db, ctx, who, case, data, now):
+    if not data.target_case_id or data.target_case_id == case.id:
+        raise ValidationFailed({"target_case_id": FieldProblem("请选择要合并到的另一个事件")})
+    target = get_case(db, who, data.target_case_id)
+    if target.state not in OPEN_STATES:
+        raise ValidationFailed({"target_case_id": FieldProblem("只能合并到未办结的事件")})
+    case.merged_into_id = target.id
+    _event(db, target, who, "merged_in", target.state, target.state, f"合并了重复事件 {case.number}",
+           {"duplicate_id": case.id, "duplicate_number": case.number})
+    return {"merged_into": target.id, "merged_into_number": target.number}
+
+
+def _effect_escalate(db, ctx, who, case, data, now):
+    case.level = LEVELS[LEVELS.index(case.level) + 1]
+    _notify(db, holder_ids(db, case), case, "escalated", f"事件 {case.number} 已上报到您：{data.comment}")
+    return {"level": case.level}
+
+
+def _effect_hand_down(db, ctx, who, case, data, now):
+    lower = LEVELS[: LEVELS.index(case.level)]
+    level = data.level or lower[-1]
+    if level not in lower:
+        raise ValidationFailed({"level": FieldProblem("必须是以下之一：{expected}", expected="、".join(lower))})
+    case.level = level
+    _notify(db, holder_ids(db, case), case, "handed_down", f"事件 {case.number} 下派到您")
+    return {"level": level}
+
+
+def _effect_self_handle(db, ctx, who, case, data, now):
+    return {"self_handled": True}
+
+
+def _effect_dispatch(db, ctx, who, case, data, now):
+    previous = _last_dispatched_department(db, case)
+    overruled = data.department_id is not None or data.handler_id is not None
+    if data.department_id is not None:
+        dept = db.get(Department, data.department_id)
+        if dept is None:
+            raise ValidationFailed({"department_id": FieldProblem("部门不存在")})
+        case.department_id = dept.id
+        if data.handler_id is None:
+            from gridgov.regions.models import Region
+
+            case.handler_id, _, _ = choose_handler(db, dept, db.get(Region, case.grid_code))
+    if data.handler_id is not None:
+        handler = db.get(User, data.handler_id)
+        if handler is None or handler.department_id != case.department_id or not handler.is_active:
+            raise ValidationFailed({"handler_id": FieldProblem("处理人必须是承办部门的在岗成员")})
+        case.handler_id = handler.id
+    if case.department_id is None or case.handler_id is None:
+        raise ValidationFailed({"department_id": FieldProblem("请先确定承办部门和处理人")})
+    if overruled:
+        names = dict(db.execute(select(User.id, User.display_name).where(User.id == case.handler_id)).all())
+        dept_name = db.get(Department, case.department_id).name
+        case.routing_rule = "manual"
+        case.routing_reason = f"调度员改派：{dept_name} {names[case.handler_id]}" + (
+            f"（{data.comment}）" if data.comment else "")
+    case.dispatch_count += 1
+    if previous is not None and previous != case.department_id:
+        case.redispatched_department = True
+    case.triage_reason = ""
+    _notify(db, [case.handler_id], case, "dispatched", f"新派遣事件 {case.number}，请签收")
+    return {"department_id": case.department_id, "handler_id": case.handler_id, "rule": case.routing_rule}
+
+
+def _last_dispatched_department(db, case) -> int | None:
+    rows = db.scalars(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.action == "dispatch")
+                      .order_by(CaseEvent.id.desc()).limit(1)).all()
+    return rows[0].get("department_id") if rows else None
+
+
+def _effect_none(db, ctx, who, case, data, now):
+    return None
+
+
+def _effect_return(db, ctx, who, case, data, now):
+    _notify(db, _dispatcher_ids(db, case), case, "returned", f"事件 {case.number} 被退回：{data.comment}")
+    return None
+
+
+def _effect_report_back(db, ctx, who, case, data, now):
+    _notify(db, _grid_worker_ids(db, case), case, "to_verify", f"事件 {case.number} 已处置，请到现场核查")
+    return None
+
+
+def _effect_request_extension(db, ctx, who, case, data, now):
+    if not data.amount or data.amount <= 0:
+        raise ValidationFailed({"amount": FieldProblem("必须大于 {limit}", limit=0)})
+    case.extension_requested = True
+    _notify(db, _dispatcher_ids(db, case), case, "extension", f"事件 {case.number} 申请延期：{data.comment}")
+    return {"amount": data.amount, "unit": case.time_unit}
+
+
+def _effect_approve_extension(db, ctx, who, case, data, now):
+    asked = db.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id,
+                                                  CaseEvent.action == "request_extension")
+                      .order_by(CaseEvent.id.desc()).limit(1))
+    amount = data.amount or (asked or {}).get("amount")
+    clock.extend(case, ctx.calendar(db), float(amount), now)
+    case.extension_requested = False
+    _notify(db, [case.handler_id], case, "extension_approved", f"事件 {case.number} 延期已批准")
+    return {"amount": amount, "unit": case.time_unit, "deadline": case.deadline.isoformat()}
+
+
+def _effect_reject_extension(db, ctx, who, case, data, now):
+    case.extension_requested = False
+    _notify(db, [case.handler_id], case, "extension_rejected", f"事件 {case.number} 延期被驳回：{data.comment}")
+    return None
+
+
+def _effect_verify(db, ctx, who, case, data, now):
+    _notify(db, _dispatcher_ids(db, case), case, "verified", f"事件 {case.number} 核查通过，待结案")
+    return None
+
+
+def _effect_rework(db, ctx, who, case, data, now):
+    _notify(db, [case.handler_id], case, "rework", f"事件 {case.number} 需返工：{data.comment}")
+    return None
+
+
+def _effect_evaluate(db, ctx, who, case, data, now):
+    if data.satisfaction not in SATISFACTION:
+        raise ValidationFailed({"satisfaction": FieldProblem("必须是以下之一：{expected}",
+                                                             expected="、".join(SATISFACTION))})
+    case.satisfaction = data.satisfaction
+    if data.satisfaction == "unsatisfied":
+        case.state = "handling"  # 不满意 reopens the case with its handler
+        case.closed_at = None
+        _notify(db, [case.handler_id], case, "reopened", f"事件 {case.number} 回访不满意，已重新打开")
+    return {"satisfaction": data.satisfaction}
+
+
+def _effect_defer(db, ctx, who, case, data, now):
+    case.paused_state = case.state
+    clock.pause(case, ctx.calendar(db), now)
+    return {"paused_state": case.paused_state}
+
+
+def _effect_resume(db, ctx, who, case, data, now):
+    case.state = case.paused_state or "registered"
+    case.paused_state = ""
+    clock.resume(case, ctx.calendar(db), now)
+    return {"resumed_state": case.state}
+
+
+def _effect_supervise(db, ctx, who, case, data, now):
+    level = data.supervision or "normal"
+    if level not in SUPERVISION:
+        raise ValidationFailed({"supervision": FieldProblem("必须是以下之一：{expected}",
+                                                            expected="、".join(SUPERVISION))})
+    case.supervision = level
+    _notify(db, holder_ids(db, case), case, "supervised", f"{SUPERVISION[level]}：{case.number} {data.comment}")
+    return {"supervision": level}
+
+
+EFFECTS = {
+    "register": _effect_register, "void": _effect_void, "merge": _effect_merge, "escalate": _effect_escalate,
+    "hand_down": _effect_hand_down, "self_handle": _effect_self_handle, "dispatch": _effect_dispatch,
+    "sign": _effect_none, "return": _effect_return, "report_back": _effect_report_back,
+    "request_extension": _effect_request_extension, "approve_extension": _effect_approve_extension,
+    "reject_extension": _effect_reject_extension, "verify": _effect_verify, "rework": _effect_rework,
+    "close": _effect_none, "evaluate": _effect_evaluate, "defer": _effect_defer, "resume": _effect_resume,
+    "supervise": _effect_supervise,
+}
+
+
+# --- who holds a case, and telling them ---
+
+def _dispatcher_ids(db: Session, case: Case) -> list[int]:
+    from gridgov.regions.models import Region
+
+    path = region_at_level(case.region_path, case.level)
+    q = (select(User.id).join(Region, Region.code == User.region_code)
+         .where(User.role == LEVEL_ROLE[case.level], User.is_active.is_(True), Region.path == path))
+    return list(db.scalars(q))
+
+
+def _grid_worker_ids(db: Session, case: Case) -> list[int]:
+    q = select(User.id).where(User.role == "grid_worker", User.region_code == case.grid_code,
+                              User.is_active.is_(True))
+    return list(db.scalars(q))
+
+
+def holder_ids(db: Session, case: Case) -> list[int]:
+    if case.state in ("dispatched", "handling") and case.handler_id:
+        return [case.handler_id]
+    if case.state == "handled":
+        return _grid_worker_ids(db, case)
+    return _dispatcher_ids(db, case)
+
+
+def _notify(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:
+    from gridgov.notify.service import notify
+
+    ids = [u for u in dict.fromkeys(user_ids) if u]
+    if ids:
+        notify(db, ids, f"case.{topic}", title, body=case.description[:200], link=f"/cases/{case.id}",
+               payload={"case_id": case.id, "number": case.number, "state": case.state})
+
+
+def _event(db: Session, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
+           comment: str, data: dict) -> CaseEvent:
+    ev = CaseEvent(case_id=case.id, actor_id=who.user_id if who and who.user_id else None, action=action,
+                   from_state=from_state, to_state=to_state, comment=comment, data=data)
+    db.add(ev)
+    return ev
+
+
+# --- lists ---
+
+@dataclass
+class CaseFilter:
+    state: str | None = None
+    light: str | None = None
+    street: str | None = None
+    item_code: str | None = None
+    department_id: int | None = None
+    triage: bool | None = None
+    mine: str | None = None  # reported | to_verify | to_sign | in_hand | overdue
+    q: str | None = None
+    open_only: bool = False
+
+
+def list_cases(db: Session, who: Principal, f: CaseFilter, limit: int = 50, offset: int = 0
+               ) -> tuple[list[Case], int]:
+    stmt = scoped(who)
+    if f.state:
+        stmt = stmt.where(Case.state == f.state)
+    if f.open_only:
+        stmt = stmt.where(Case.state.in_(OPEN_STATES))
+    if f.light:
+        stmt = stmt.where(Case.light == f.light, Case.state.in_(OPEN_STATES))
+    if f.street:
+        stmt = stmt.where(Case.grid_code.startswith(f.street, autoescape=True))
+    if f.item_code:
+        stmt = stmt.join(CatalogItem, CatalogItem.id == Case.item_id).where(
+            CatalogItem.code.startswith(f.item_code, autoescape=True))
+    if f.department_id:
+        stmt = stmt.where(Case.department_id == f.department_id)
+    if f.triage:
+        stmt = stmt.where(Case.triage_reason != "", Case.state.in_(["reported", "registered"]))
+    if f.q:
+        like = f"%{f.q.strip()}%"
+        stmt = stmt.where(or_(Case.number.like(like), Case.description.like(like), Case.address.like(like)))
+    if f.mine == "reported":
+        stmt = stmt.where(Case.reporter_user_id == who.user_id)
+    elif f.mine == "to_verify":
+        stmt = stmt.where(Case.state == "handled", who.within(Case.region_path))
+    elif f.mine == "to_sign":
+        stmt = stmt.where(Case.state == "dispatched", _handled_by(who))
+    elif f.mine == "in_hand":
+        stmt = stmt.where(Case.state == "handling", _handled_by(who))
+    elif f.mine == "overdue":
+        stmt = stmt.where(Case.light == "red", Case.state.in_(["dispatched", "handling"]), _handled_by(who))
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def _handled_by(who: Principal):
+    if who.role == "dept_admin":
+        return Case.department_id == who.department_id
+    return Case.handler_id == who.user_id
+
+
+def state_label(state: str) -> str:
+    return STATES[state][0]

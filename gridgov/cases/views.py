@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from gridgov.cases import service
+from gridgov.cases.lifecycle import ACTIONS, allowed_actions
+from gridgov.cases.schemas import ActionIn, ActionOut, CaseIn, CaseOut, CasePage, EventOut, case_outs
+from gridgov.core.deps import DB, Who
+from gridgov.core.errors import Conflict
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+
+def case_context(request: Request) -> service.CaseContext:
+    state = request.app.state
+    return service.CaseContext(settings=state.settings, locator=state.locator, borders=state.borders)
+
+
+Ctx = Annotated[service.CaseContext, Depends(case_context)]
+
+
+@router.post("", response_model=CaseOut, status_code=201)
+def create_case(body: CaseIn, db: DB, who: Who, ctx: Ctx,
+                idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    source = body.source or ("grid_worker" if who.role == "grid_worker" else "hotline")
+    data = service.NewCase(**body.model_dump(exclude={"source"}), source=source)
+    scope = f"user:{who.user_id}"
+    try:
+        case, created = service.create_case(db, ctx, who, data, scope, idempotency_key)
+        db.commit()
+    except Conflict as exc:
+        if exc.code != "idempotency_race":
+            raise
+        db.rollback()
+        case, created = service.idempotent_case(db, scope, idempotency_key), False
+    out = case_outs(db, [case])[0]
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("", response_model=CasePage)
+def list_cases(db: DB, who: Who, state: str | None = None, light: str | None = None, street: str | None = None,
+               item_code: str | None = None, department_id: int | None = None, triage: bool | None = None,
+               mine: str | None = None, q: str | None = None, open_only: bool = False,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+    f = service.CaseFilter(state=state, light=light, street=street, item_code=item_code,
+                           department_id=department_id, triage=triage, mine=mine, q=q, open_only=open_only)
+    rows, total = service.list_cases(db, who, f, limit, offset)
+    return CasePage(total=total, items=case_outs(db, rows))
+
+
+@router.get("/{case_id}", response_model=CaseOut)
+def get_case(case_id: int, db: DB, who: Who):
+    return case_outs(db, [service.get_case(db, who, case_id)])[0]
+
+
+@router.get("/{case_id}/events", response_model=list[EventOut])
+def case_events(case_id: int, db: DB, who: Who):
+    return EventOut.many(db, service.events(db, who, case_id))
+
+
+@router.get("/{case_id}/actions", response_model=list[ActionOut])
+def case_actions(case_id: int, db: DB, who: Who):
+    case = service.get_case(db, who, case_id)
+    return [ActionOut(name=a.name, label=a.label, needs_comment=a.needs_comment)
+            for a in allowed_actions(who, service.view_of(db, case))]
+
+
+@router.post("/{case_id}/actions/{action}", response_model=CaseOut)
+def take_action(case_id: int, action: str, body: ActionIn, db: DB, who: Who, ctx: Ctx):
+    if action not in ACTIONS:
+        from gridgov.core.errors import NotFound
+
+        raise NotFound("没有名为 {action} 的操作", action=action)
+    case = service.act(db, ctx, who, case_id, action, service.ActionInput(**body.model_dump()))
+    db.commit()
+    return case_outs(db, [case])[0]
