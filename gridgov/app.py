@@ -7,12 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from gridgov.cases.routing import StreetBorders
 from gridgov.core.config import Settings
 from gridgov.core.db import make_engine, make_sessionmaker
 from gridgov.core.errors import install_error_handlers
 from gridgov.core.logs import configure_logging
 from gridgov.core.ops import Metrics, install_request_middleware
-from gridgov.cases.routing import StreetBorders
 from gridgov.regions.service import GridLocator
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -20,6 +20,7 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.accounts.views import router as accounts_api
+    from gridgov.cases.pages import router as case_pages
     from gridgov.cases.views import router as cases_api
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_request_middleware(app)
-    for router in (ops, accounts_api, regions_api, departments_api, cases_api, pages):
+    for router in (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 STAFF_READ = {"regions.read", "grids.locate", "cases.read", "catalog.read", "calendar.read"}
 REPORT = {"cases.create"}
+DISPATCH = {"cases.dispatch"}  # the live console
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,17 @@ _ALL_LEVELS = ("city", "district", "street", "community", "grid")
 
 ROLES: dict[str, Role] = {r.name: r for r in [
     _role("grid_worker", "网格员", STAFF_READ | REPORT, ["grid"]),
-    _role("community_admin", "社区管理员", STAFF_READ | REPORT | {"users.read"}, ["community"]),
-    _role("street_dispatcher", "街道调度员", STAFF_READ | REPORT | {"users.read", "departments.read"}, ["street"]),
-    _role("district_dispatcher", "区指挥中心调度员", STAFF_READ | REPORT | {"users.read", "departments.read"},
-          ["district"]),
+    _role("community_admin", "社区管理员", STAFF_READ | REPORT | DISPATCH | {"users.read"}, ["community"]),
+    _role("street_dispatcher", "街道调度员", STAFF_READ | REPORT | DISPATCH | {"users.read", "departments.read"},
+          ["street"]),
+    _role("district_dispatcher", "区指挥中心调度员",
+          STAFF_READ | REPORT | DISPATCH | {"users.read", "departments.read"}, ["district"]),
     _role("dept_handler", "部门负责人", STAFF_READ | {"departments.read"}, ["district", "street"],
           needs_department=True),
     _role("dept_admin", "部门管理员", STAFF_READ | {"departments.read", "departments.manage"},
           ["district", "street"], needs_department=True),
     _role("mediator", "调解员", STAFF_READ, ["district", "street", "community"]),
-    _role("leader", "领导", STAFF_READ | {"users.read", "departments.read"}, ["city", "district", "street"]),
+    _role("leader", "领导", STAFF_READ | DISPATCH | {"users.read", "departments.read"}, ["city", "district", "street"]),
     _role("admin", "系统管理员", STAFF_READ | {"users.read", "users.manage", "departments.read",
                                           "departments.manage", "departments.create", "grids.manage",
                                           "catalog.manage", "calendar.manage"},

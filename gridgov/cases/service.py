@@ -161,7 +161,8 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
             # Another request with the same key won the race; the caller rolls back and reads it.
             raise Conflict("重复提交", code="idempotency_race") from None
     if decision.triage_reason:
-        _notify(db, holder_ids(db, case), case, "triage", f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
+        notify_case(db, holder_ids(db, case), case, "triage",
+                    f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
     return case, True
 
 
@@ -270,7 +271,7 @@ def _effect_merge(db, ctx, who, case, data, now):
 
 def _effect_escalate(db, ctx, who, case, data, now):
     case.level = LEVELS[LEVELS.index(case.level) + 1]
-    _notify(db, holder_ids(db, case), case, "escalated", f"事件 {case.number} 已上报到您：{data.comment}")
+    notify_case(db, holder_ids(db, case), case, "escalated", f"事件 {case.number} 已上报到您：{data.comment}")
     return {"level": case.level}
 
 
@@ -280,7 +281,7 @@ def _effect_hand_down(db, ctx, who, case, data, now):
     if level not in lower:
         raise ValidationFailed({"level": FieldProblem("必须是以下之一：{expected}", expected="、".join(lower))})
     case.level = level
-    _notify(db, holder_ids(db, case), case, "handed_down", f"事件 {case.number} 下派到您")
+    notify_case(db, holder_ids(db, case), case, "handed_down", f"事件 {case.number} 下派到您")
     return {"level": level}
 
 
@@ -317,7 +318,7 @@ def _effect_dispatch(db, ctx, who, case, data, now):
     if previous is not None and previous != case.department_id:
         case.redispatched_department = True
     case.triage_reason = ""
-    _notify(db, [case.handler_id], case, "dispatched", f"新派遣事件 {case.number}，请签收")
+    notify_case(db, [case.handler_id], case, "dispatched", f"新派遣事件 {case.number}，请签收")
     return {"department_id": case.department_id, "handler_id": case.handler_id, "rule": case.routing_rule}
 
 
@@ -332,12 +333,12 @@ def _effect_none(db, ctx, who, case, data, now):
 
 
 def _effect_return(db, ctx, who, case, data, now):
-    _notify(db, _dispatcher_ids(db, case), case, "returned", f"事件 {case.number} 被退回：{data.comment}")
+    notify_case(db, _dispatcher_ids(db, case), case, "returned", f"事件 {case.number} 被退回：{data.comment}")
     return None
 
 
 def _effect_report_back(db, ctx, who, case, data, now):
-    _notify(db, _grid_worker_ids(db, case), case, "to_verify", f"事件 {case.number} 已处置，请到现场核查")
+    notify_case(db, _grid_worker_ids(db, case), case, "to_verify", f"事件 {case.number} 已处置，请到现场核查")
     return None
 
 
@@ -345,7 +346,7 @@ def _effect_request_extension(db, ctx, who, case, data, now):
     if not data.amount or data.amount <= 0:
         raise ValidationFailed({"amount": FieldProblem("必须大于 {limit}", limit=0)})
     case.extension_requested = True
-    _notify(db, _dispatcher_ids(db, case), case, "extension", f"事件 {case.number} 申请延期：{data.comment}")
+    notify_case(db, _dispatcher_ids(db, case), case, "extension", f"事件 {case.number} 申请延期：{data.comment}")
     return {"amount": data.amount, "unit": case.time_unit}
 
 
@@ -356,23 +357,23 @@ def _effect_approve_extension(db, ctx, who, case, data, now):
     amount = data.amount or (asked or {}).get("amount")
     clock.extend(case, ctx.calendar(db), float(amount), now)
     case.extension_requested = False
-    _notify(db, [case.handler_id], case, "extension_approved", f"事件 {case.number} 延期已批准")
+    notify_case(db, [case.handler_id], case, "extension_approved", f"事件 {case.number} 延期已批准")
     return {"amount": amount, "unit": case.time_unit, "deadline": case.deadline.isoformat()}
 
 
 def _effect_reject_extension(db, ctx, who, case, data, now):
     case.extension_requested = False
-    _notify(db, [case.handler_id], case, "extension_rejected", f"事件 {case.number} 延期被驳回：{data.comment}")
+    notify_case(db, [case.handler_id], case, "extension_rejected", f"事件 {case.number} 延期被驳回：{data.comment}")
     return None
 
 
 def _effect_verify(db, ctx, who, case, data, now):
-    _notify(db, _dispatcher_ids(db, case), case, "verified", f"事件 {case.number} 核查通过，待结案")
+    notify_case(db, _dispatcher_ids(db, case), case, "verified", f"事件 {case.number} 核查通过，待结案")
     return None
 
 
 def _effect_rework(db, ctx, who, case, data, now):
-    _notify(db, [case.handler_id], case, "rework", f"事件 {case.number} 需返工：{data.comment}")
+    notify_case(db, [case.handler_id], case, "rework", f"事件 {case.number} 需返工：{data.comment}")
     return None
 
 
@@ -384,7 +385,7 @@ def _effect_evaluate(db, ctx, who, case, data, now):
     if data.satisfaction == "unsatisfied":
         case.state = "handling"  # 不满意 reopens the case with its handler
         case.closed_at = None
-        _notify(db, [case.handler_id], case, "reopened", f"事件 {case.number} 回访不满意，已重新打开")
+        notify_case(db, [case.handler_id], case, "reopened", f"事件 {case.number} 回访不满意，已重新打开")
     return {"satisfaction": data.satisfaction}
 
 
@@ -407,7 +408,7 @@ def _effect_supervise(db, ctx, who, case, data, now):
         raise ValidationFailed({"supervision": FieldProblem("必须是以下之一：{expected}",
                                                             expected="、".join(SUPERVISION))})
     case.supervision = level
-    _notify(db, holder_ids(db, case), case, "supervised", f"{SUPERVISION[level]}：{case.number} {data.comment}")
+    notify_case(db, holder_ids(db, case), case, "supervised", f"{SUPERVISION[level]}：{case.number} {data.comment}")
     return {"supervision": level}
 
 
@@ -447,7 +448,7 @@ def holder_ids(db: Session, case: Case) -> list[int]:
     return _dispatcher_ids(db, case)
 
 
-def _notify(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:
+def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:
     from gridgov.notify.service import notify
 
     ids = [u for u in dict.fromkeys(user_ids) if u]
@@ -523,3 +524,32 @@ def _handled_by(who: Principal):
 
 def state_label(state: str) -> str:
     return STATES[state][0]
+
+
+# --- possible duplicates ---
+
+DUPLICATE_METRES = 100.0
+DUPLICATE_DAYS = 7
+
+
+def possible_duplicates(db: Session, who: Principal, lon: float, lat: float, item_id: int | None,
+                        exclude_id: int | None = None) -> list[tuple[Case, float]]:
+    """Open cases of the same category within ~100 m and 7 days, nearest first."""
+    import math
+    from datetime import timedelta
+
+    from gridgov.regions.geo import distance_m
+
+    if item_id is None:
+        return []
+    item = db.get(CatalogItem, item_id)
+    same_category = select(CatalogItem.id).where(CatalogItem.category_id == item.category_id)
+    dlat = DUPLICATE_METRES / 110_574.0
+    dlon = DUPLICATE_METRES / (111_320.0 * max(math.cos(math.radians(lat)), 0.1))
+    q = scoped(who).where(Case.item_id.in_(same_category), Case.state.in_(OPEN_STATES - {"deferred"}),
+                          Case.created_at >= utcnow() - timedelta(days=DUPLICATE_DAYS),
+                          Case.lon.between(lon - dlon, lon + dlon), Case.lat.between(lat - dlat, lat + dlat))
+    if exclude_id is not None:
+        q = q.where(Case.id != exclude_id)
+    found = [(c, distance_m(lon, lat, c.lon, c.lat)) for c in db.scalars(q)]
+    return sorted([f for f in found if f[1] <= DUPLICATE_METRES], key=lambda f: f[1])

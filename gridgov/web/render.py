@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,9 +19,19 @@ from gridgov.core.security import csrf_for
 from gridgov.regions.models import LEVEL_LABELS, MetaValue
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(_ZONE).strftime(fmt) if value else ""
+
+
+templates.env.filters["localtime"] = _localtime
 
 NAV = [  # (path, label, permission or None)
     ("/", "首页", None),
+    ("/console", "调度台", "cases.dispatch"),
+    ("/cases", "事件", "cases.read"),
     ("/regions", "区划与网格", "regions.read"),
     ("/departments", "部门", "departments.read"),
     ("/admin/users", "用户管理", "users.read"),

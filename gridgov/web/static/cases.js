@@ -1,0 +1,80 @@
+// Case pages: the pick-a-point map of the report form, the case map, the live console.
+(function () {
+  const blank = (el) => {
+    const map = L.map(el, { zoomSnap: 0.25 });
+    map.attributionControl.setPrefix(false);
+    const tiles = document.body.dataset.tiles;
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    return map;
+  };
+  const colours = { green: "#2e7d32", yellow: "#f9a825", red: "#c62828" };
+  const dot = (light) => L.divIcon({ className: "case-pin", html: `<span class="dot ${light}"></span>`, iconSize: [14, 14] });
+
+  // Report form: click the map or use the phone's GPS (the browser gives WGS-84).
+  const pick = document.getElementById("pick-map");
+  if (pick) {
+    const map = blank(pick);
+    const lon = document.getElementById("lon"), lat = document.getElementById("lat");
+    const where = document.getElementById("where");
+    let marker = null;
+    const setPoint = (ll) => {
+      lon.value = ll.lng.toFixed(7); lat.value = ll.lat.toFixed(7);
+      where.textContent = `${ll.lng.toFixed(6)}, ${ll.lat.toFixed(6)}`;
+      marker ? marker.setLatLng(ll) : (marker = L.marker(ll).addTo(map));
+      lon.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json()).then((me) =>
+      fetch(`/api/v1/regions/${me.region.code}/grids.geojson`, { credentials: "same-origin" }))
+      .then((r) => r.json()).then((fc) => {
+        const layer = L.geoJSON(fc, { style: { color: "#1565c0", weight: 1, fillOpacity: 0.05 } }).addTo(map);
+        if (fc.features.length) map.fitBounds(layer.getBounds()); else map.setView([27.8, 113.15], 12);
+        layer.on("click", (e) => setPoint(e.latlng));
+      });
+    map.setView([27.8, 113.15], 12);
+    map.on("click", (e) => setPoint(e.latlng));
+    if (lon.value && lat.value) setPoint(L.latLng(+lat.value, +lon.value));
+    document.getElementById("gps").addEventListener("click", () => {
+      navigator.geolocation && navigator.geolocation.getCurrentPosition(
+        (p) => { const ll = L.latLng(p.coords.latitude, p.coords.longitude); setPoint(ll); map.setView(ll, 17); },
+        () => { where.textContent = where.dataset.gpsFailed || "定位失败，请在地图上点选"; });
+    });
+    window.gridgovPickMap = { map, setPoint };
+  }
+
+  // Case page: the case and its nearby cases.
+  const caseMap = document.getElementById("case-map");
+  if (caseMap && caseMap.dataset.lon) {
+    const map = blank(caseMap);
+    const ll = L.latLng(+caseMap.dataset.lat, +caseMap.dataset.lon);
+    L.marker(ll).addTo(map);
+    JSON.parse(caseMap.dataset.nearby || "[]").forEach((c) =>
+      L.circleMarker([c.lat, c.lon], { radius: 6, color: "#6a1b9a" }).bindTooltip(c.number).addTo(map));
+    L.circle(ll, { radius: 100, color: "#999", weight: 1, fill: false }).addTo(map);
+    map.setView(ll, 17);
+  }
+
+  // Console: open cases clustered on a map, and a live list refreshed by server-sent events.
+  if (caseMap && caseMap.dataset.source) {
+    const map = blank(caseMap);
+    map.setView([27.8, 113.15], 12);
+    const cluster = L.markerClusterGroup();
+    map.addLayer(cluster);
+    const load = () => fetch(caseMap.dataset.source, { credentials: "same-origin" }).then((r) => r.json()).then((page) => {
+      cluster.clearLayers();
+      page.items.forEach((c) => cluster.addLayer(
+        L.marker([c.lat, c.lon], { icon: dot(c.light) }).bindPopup(`<a href="/cases/${c.id}">${c.number}</a><br>${c.state_label}`)));
+      if (page.items.length) map.fitBounds(cluster.getBounds(), { maxZoom: 16 });
+      caseMap.dataset.loaded = String(page.items.length);
+    });
+    load();
+    const live = document.getElementById("live");
+    const source = new EventSource("/console/stream");
+    source.addEventListener("changed", () => {
+      htmx.trigger("#case-filters", "submit");
+      load();
+      live.classList.add("flash"); setTimeout(() => live.classList.remove("flash"), 800);
+    });
+    source.onerror = () => live.classList.add("offline");
+    source.onopen = () => live.classList.remove("offline");
+  }
+})();

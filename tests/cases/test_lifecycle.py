@@ -1,0 +1,334 @@
+"""The case lifecycle through the HTTP API: intake, routing, every main-path step and the
+side paths, refusals that say why, version conflicts, idempotent creation."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+import shapely
+from sqlalchemy import select
+
+from gridgov.cases.models import Case, CaseEvent
+from gridgov.catalog.models import CatalogItem
+from gridgov.notify.models import OutboxMessage
+from gridgov.regions.models import Region
+
+WORKER = "wg43020300200301"
+GRID = "43020300200301"
+
+
+def point_in(sessions, grid_code: str) -> tuple[float, float]:
+    with sessions() as db:
+        geom = shapely.from_geojson(db.get(Region, grid_code).geometry)
+    p = shapely.Polygon(geom.exterior).buffer(-0.0004).representative_point()  # well away from any border
+    return p.x, p.y
+
+
+def item_at(sessions, level: str, self_handle: bool | None = None) -> CatalogItem:
+    with sessions() as db:
+        q = select(CatalogItem).where(CatalogItem.handling_level == level).order_by(CatalogItem.code)
+        if self_handle is not None:
+            q = q.where(CatalogItem.self_handle.is_(self_handle))
+        return db.scalars(q).first()
+
+
+@pytest.fixture
+def new_case(client, auth, sessions):
+    def make(level: str = "district", user: str = WORKER, grid: str = GRID, **extra) -> dict:
+        lon, lat = point_in(sessions, grid)
+        body = {"description": f"测试事件 {uuid.uuid4().hex[:6]}：路边暴露垃圾", "lon": lon, "lat": lat,
+                "item_code": item_at(sessions, level).code, **extra}
+        r = client.post("/api/v1/cases", json=body, headers=auth(user))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    return make
+
+
+def act(client, headers, case: dict, action: str, **body):
+    return client.post(f"/api/v1/cases/{case['id']}/actions/{action}", json={"version": case["version"], **body},
+                       headers=headers)
+
+
+def ok(r) -> dict:
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_create_returns_the_contract_fields_routed_to_a_named_handler(new_case, sessions):
+    case = new_case("district")
+    for field in ("id", "number", "state", "version", "grid_code", "department", "handler", "routing_reason",
+                  "deadline"):
+        assert field in case
+    assert case["state"] == "reported" and case["grid_code"] == GRID
+    assert case["number"].startswith("SJ") and len(case["number"]) == 16
+    assert case["department"]["name"] and case["handler"]["name"]
+    assert case["handler"]["name"] in case["routing_reason"]
+    assert case["routing_rule"] in ("area_assignment", "least_loaded", "department_admin")
+    assert case["deadline"] is not None and case["light"] == "green"
+
+
+def test_a_resend_with_the_same_idempotency_key_returns_the_first_case(client, auth, sessions):
+    lon, lat = point_in(sessions, GRID)
+    body = {"description": "井盖缺失，行人易踩空", "lon": lon, "lat": lat}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/api/v1/cases", json=body, headers={**auth(WORKER), **key})
+    again = client.post("/api/v1/cases", json=body, headers={**auth(WORKER), **key})
+    other = client.post("/api/v1/cases", json=body, headers={**auth(WORKER), "Idempotency-Key": uuid.uuid4().hex})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+def test_concurrent_resends_make_one_case(client, auth, sessions, backend):
+    lon, lat = point_in(sessions, GRID)
+    key = uuid.uuid4().hex
+    headers = {**auth(WORKER), "Idempotency-Key": key}
+    results = []
+
+    def send():
+        results.append(client.post("/api/v1/cases", json={"description": "重复提交测试", "lon": lon, "lat": lat},
+                                   headers=headers))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.status_code in (200, 201) for r in results), [r.text for r in results]
+    assert len({r.json()["id"] for r in results}) == 1
+    with sessions() as db:
+        assert db.scalar(select(Case.id).where(Case.description == "重复提交测试")) is not None
+
+
+def test_the_main_path_from_report_to_evaluation(client, auth, new_case, sessions):
+    case = new_case("district")
+    handler = case["handler"]["id"]
+    with sessions() as db:
+        from gridgov.accounts.models import User
+
+        handler_name = db.get(User, handler).username
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    assert case["state"] == "registered"
+    case = ok(act(client, auth("dispatcher"), case, "dispatch"))
+    assert case["state"] == "dispatched"
+    case = ok(act(client, auth(handler_name), case, "sign"))
+    assert case["state"] == "handling" and case["step"] == "handle"
+    case = ok(act(client, auth(handler_name), case, "report_back", comment="已清理完毕"))
+    assert case["state"] == "handled"
+    case = ok(act(client, auth(WORKER), case, "verify", comment="现场核查已清理"))
+    case = ok(act(client, auth("dispatcher"), case, "close"))
+    assert case["state"] == "closed" and case["closed_at"]
+    case = ok(act(client, auth("dispatcher"), case, "evaluate", satisfaction="satisfied"))
+    assert case["state"] == "evaluated"
+    events = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth("dispatcher")).json()
+    assert [e["action"] for e in events] == ["report", "register", "dispatch", "sign", "report_back", "verify",
+                                             "close", "evaluate"]
+    assert events[4]["comment"] == "已清理完毕" and events[4]["actor"]["id"] == handler
+    with sessions() as db:
+        topics = set(db.scalars(select(OutboxMessage.topic).where(
+            OutboxMessage.payload["case_id"].as_integer() == case["id"])))
+    assert {"case.dispatched", "case.to_verify", "case.verified"} <= topics
+
+
+def test_refusals_say_why(client, auth, new_case):
+    case = new_case("district")
+    r = act(client, auth(WORKER), case, "register")
+    assert r.status_code == 403 and "只有" in r.json()["error"]["message"]
+    r = act(client, auth("dispatcher"), case, "sign")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "action_not_allowed"
+    assert "待受理" in r.json()["error"]["message"]
+    r = act(client, auth("dispatcher"), case, "void")
+    assert r.status_code == 422 and "comment" in r.json()["error"]["fields"]
+    other_street = client.get(f"/api/v1/cases/{case['id']}", headers=auth("jd430203001"))
+    assert other_street.status_code == 404
+    r = client.post(f"/api/v1/cases/{case['id']}/actions/fly", json={"version": 1}, headers=auth("dispatcher"))
+    assert r.status_code == 404
+
+
+def test_a_stale_version_is_a_conflict_not_a_lost_update(client, auth, new_case):
+    case = new_case("district")
+    first = act(client, auth("dispatcher"), case, "register")
+    second = act(client, auth("dispatcher"), case, "void", comment="重复")
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "version_conflict"
+
+
+def test_actions_listed_follow_role_and_state(client, auth, new_case):
+    case = new_case("district")
+    names = {a["name"] for a in client.get(f"/api/v1/cases/{case['id']}/actions", headers=auth("dispatcher")).json()}
+    assert {"register", "void", "merge"} <= names and "sign" not in names
+    assert client.get(f"/api/v1/cases/{case['id']}/actions", headers=auth(WORKER)).json() == [] or all(
+        a["name"] in ("self_handle",) for a in client.get(f"/api/v1/cases/{case['id']}/actions",
+                                                           headers=auth(WORKER)).json())
+
+
+def test_return_with_a_reason_goes_back_to_the_dispatcher(client, auth, new_case, sessions):
+    case = new_case("district")
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    case = ok(act(client, auth("dispatcher"), case, "dispatch"))
+    with sessions() as db:
+        from gridgov.accounts.models import User
+
+        handler = db.get(User, case["handler"]["id"]).username
+    r = act(client, auth(handler), case, "return")
+    assert r.status_code == 422
+    case = ok(act(client, auth(handler), case, "return", comment="不属于本部门职责"))
+    assert case["state"] == "registered"
+
+
+def test_redispatch_to_another_department_is_recorded(client, auth, new_case, sessions):
+    case = new_case("district")
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    case = ok(act(client, auth("dispatcher"), case, "dispatch"))
+    first_dept = case["department"]["id"]
+    with sessions() as db:
+        from gridgov.accounts.models import User
+        from gridgov.departments.models import Department
+
+        handler = db.get(User, case["handler"]["id"]).username
+        other = db.scalar(select(Department.id).where(Department.id != first_dept).order_by(Department.id))
+    case = ok(act(client, auth(handler), case, "return", comment="非本部门"))
+    case = ok(act(client, auth("dispatcher"), case, "dispatch", department_id=other, comment="改派"))
+    assert case["department"]["id"] == other and case["routing_rule"] == "manual"
+    assert "调度员改派" in case["routing_reason"]
+    with sessions() as db:
+        assert db.get(Case, case["id"]).redispatched_department is True
+
+
+def test_extension_moves_the_deadline(client, auth, new_case, sessions):
+    case = new_case("district")
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    case = ok(act(client, auth("dispatcher"), case, "dispatch"))
+    with sessions() as db:
+        from gridgov.accounts.models import User
+
+        handler = db.get(User, case["handler"]["id"]).username
+    case = ok(act(client, auth(handler), case, "sign"))
+    before = case["deadline"]
+    case = ok(act(client, auth(handler), case, "request_extension", amount=2, comment="需要采购配件"))
+    assert case["extension_requested"] is True
+    r = act(client, auth(handler), case, "request_extension", amount=1, comment="再申请")
+    assert r.status_code == 403 and "待审批" in r.json()["error"]["message"]
+    case = ok(act(client, auth("dispatcher"), case, "approve_extension"))
+    assert case["extension_requested"] is False
+    assert case["deadline"] > before
+
+
+def test_deferral_pauses_and_resume_restores(client, auth, new_case):
+    case = new_case("district")
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    case = ok(act(client, auth("dispatcher"), case, "defer", comment="等待产权单位确认"))
+    assert case["state"] == "deferred" and case["deadline"] is not None
+    case = ok(act(client, auth("dispatcher"), case, "resume"))
+    assert case["state"] == "registered" and case["deadline"] is not None
+
+
+def test_escalate_and_hand_down_between_levels(client, auth, new_case):
+    case = new_case("community")
+    assert case["level"] == "community"
+    community_admin = "sq" + GRID[:12]
+    street = "jd" + GRID[:9]
+    r = act(client, auth(street), case, "register")
+    assert r.status_code == 403
+    case = ok(act(client, auth(community_admin), case, "escalate", comment="社区无法处理"))
+    assert case["level"] == "street"
+    case = ok(act(client, auth(street), case, "escalate", comment="需区级协调"))
+    assert case["level"] == "district"
+    r = act(client, auth("dispatcher"), case, "escalate", comment="再上报")
+    assert r.status_code == 403 and "区级" in r.json()["error"]["message"]
+    case = ok(act(client, auth("dispatcher"), case, "hand_down", level="community"))
+    assert case["level"] == "community"
+
+
+def test_unsatisfied_evaluation_reopens(client, auth, new_case, sessions):
+    case = new_case("district")
+    with sessions() as db:
+        from gridgov.accounts.models import User
+
+        handler = db.get(User, case["handler"]["id"]).username
+    for action, who, extra in [("register", "dispatcher", {}), ("dispatch", "dispatcher", {}), ("sign", handler, {}),
+                               ("report_back", handler, {"comment": "已处置"}), ("verify", WORKER, {}),
+                               ("close", "dispatcher", {})]:
+        case = ok(act(client, auth(who), case, action, **extra))
+    case = ok(act(client, auth("dispatcher"), case, "evaluate", satisfaction="unsatisfied", comment="没有清理干净"))
+    assert case["state"] == "handling" and case["satisfaction"] == "unsatisfied"
+
+
+def test_supervision_and_merge(client, auth, new_case):
+    case = new_case("district")
+    case = ok(act(client, auth("leader"), case, "supervise", supervision="red", comment="请今天内处理"))
+    assert case["supervision"] == "red"
+    dup = new_case("district")
+    dup = ok(act(client, auth("dispatcher"), dup, "merge", target_case_id=case["id"], comment="重复上报"))
+    assert dup["state"] == "merged" and dup["merged_into_id"] == case["id"]
+    events = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth("dispatcher")).json()
+    assert events[-1]["action"] == "merged_in" and events[-1]["data"]["duplicate_id"] == dup["id"]
+
+
+def test_self_handle_by_the_reporting_grid_worker(client, auth, sessions):
+    item = item_at(sessions, "community", self_handle=True) or item_at(sessions, "district", self_handle=True)
+    lon, lat = point_in(sessions, GRID)
+    case = client.post("/api/v1/cases", json={"description": "电线杆上乱张贴小广告", "lon": lon, "lat": lat,
+                                              "item_code": item.code}, headers=auth(WORKER)).json()
+    case = ok(act(client, auth(WORKER), case, "self_handle", comment="已当场清除"))
+    assert case["state"] == "closed"
+
+
+def test_no_catalog_match_goes_to_triage(client, auth, sessions):
+    lon, lat = point_in(sessions, GRID)
+    r = client.post("/api/v1/cases", json={"description": "zzqx 无法识别的描述 qqq", "lon": lon, "lat": lat},
+                    headers=auth(WORKER))
+    case = r.json()
+    assert case["routing_rule"] == "triage_no_item" and case["triage_reason"]
+    page = client.get("/api/v1/cases", params={"triage": True}, headers=auth("dispatcher")).json()
+    assert case["id"] in [c["id"] for c in page["items"]]
+
+
+def test_a_point_near_a_street_boundary_goes_to_triage(client, auth, sessions):
+    with sessions() as db:
+        a = shapely.from_geojson(db.get(Region, "43020300100101").geometry)
+        rows = db.execute(select(Region.code, Region.geometry).where(Region.level == "grid")).all()
+    neighbour = next(shapely.from_geojson(g) for code, g in rows
+                     if code[:9] != "430203001" and shapely.from_geojson(g).intersection(a).length > 0)
+    edge = a.intersection(neighbour)
+    p = edge.interpolate(0.5, normalized=True)
+    lon, lat = p.x, p.y + 0.00005  # a few metres off the line
+    r = client.post("/api/v1/cases", json={"description": "暴露垃圾", "lon": lon, "lat": lat,
+                                           "item_code": item_at(sessions, "district").code}, headers=auth("dispatcher"))
+    assert r.status_code == 201, r.text
+    assert r.json()["routing_rule"] == "triage_border"
+    assert "街道边界" in r.json()["triage_reason"]
+
+
+def test_a_point_outside_every_grid_is_a_422_naming_the_location(client, auth):
+    r = client.post("/api/v1/cases", json={"description": "x", "lon": 100, "lat": 20}, headers=auth(WORKER))
+    assert r.status_code == 422
+    assert "location" in r.json()["error"]["fields"]
+
+
+def test_sweep_turns_lights_and_cards_overdue_cases(client, auth, new_case, sessions):
+    from gridgov.cases.sweep import sweep_lights
+
+    case = new_case("district")
+    with sessions() as db:
+        row = db.get(Case, case["id"])
+        row.warn_at = row.deadline = row.created_at - timedelta(minutes=1)
+        db.commit()
+        report = sweep_lights(db)
+        db.commit()
+        assert case["id"] in report.red
+        row = db.get(Case, case["id"])
+        db.refresh(row)
+        assert row.light == "red" and row.supervision == "yellow"
+        ev = db.scalars(select(CaseEvent).where(CaseEvent.case_id == row.id).order_by(CaseEvent.id.desc())).first()
+        assert ev.action == "overdue" and ev.data["auto_supervision"] is True
+        assert db.scalar(select(OutboxMessage.id).where(OutboxMessage.topic == "case.light_red",
+                                                        OutboxMessage.payload["case_id"].as_integer() == row.id))
+        again = sweep_lights(db)
+        assert row.id not in again.red
