@@ -55,6 +55,13 @@ def migrate() -> None:
     before = m.current_revision(engine)
     m.upgrade(engine)
     after = m.current_revision(engine)
+    from gridgov.workcal.service import seed_from_chinesecalendar
+
+    with make_sessionmaker(engine)() as db:
+        seeded = seed_from_chinesecalendar(db)
+        db.commit()
+    if seeded:
+        console.print(f"工作日历：已从 chinesecalendar 载入 {seeded} 个节假日和调休日")
     console.print(f"数据库已是最新版本 {after}" if before == after else f"数据库已从 {before or '空库'} 升级到 {after}")
 
 

@@ -219,7 +219,7 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
     extra = EFFECTS[name](db, ctx, who, case, data, now)
     if action.target is not None and case.state == before:
         case.state = action.target
-    if case.state != before and name != "resume":
+    if case.state != before and name not in ("defer", "resume"):  # a pause keeps its step
         item = db.get(CatalogItem, case.item_id) if case.item_id else None
         clock.start_step(case, item, ctx.calendar(db), now)
     if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:

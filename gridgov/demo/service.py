@@ -94,6 +94,15 @@ class DemoBuilder:
         self._staff()
         for dept, spec in zip(departments, DEPARTMENTS, strict=True):
             self._department_staff(dept, spec[3])
+        self.progress("工作日历")
+        from gridgov.workcal.service import seed_from_chinesecalendar
+
+        seed_from_chinesecalendar(self.db)
+        self.progress("事项清单")
+        from gridgov.catalog.demo import build_demo_catalog
+
+        if created := build_demo_catalog(self.db):
+            self.report.created["catalog_item"] = created
         if self.db.get(MetaValue, "demo") is None:
             self.db.add(MetaValue(key="demo", value="1", counter=SEED))
         self.db.flush()
