@@ -6,9 +6,10 @@ from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.db import Base
 from gridgov.departments.models import AreaAssignment, Department
 from gridgov.notify.models import InboxItem, OutboxMessage
+from gridgov.open311.models import Open311Client
 from gridgov.regions.models import MetaValue, Region
 from gridgov.workcal.models import CalendarDay, CalendarYear
 
 __all__ = ["AreaAssignment", "AuthToken", "Base", "CalendarDay", "CalendarYear", "Case", "CaseAttachment",
            "CaseEvent", "CatalogItem", "Category", "Department", "IdempotencyKey", "InboxItem", "MetaValue",
-           "OutboxMessage", "Region", "User"]
+           "Open311Client", "OutboxMessage", "Region", "User"]
