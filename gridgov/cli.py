@@ -68,12 +68,15 @@ def migrate() -> None:
 @app.command()
 def demo() -> None:
     """生成芦淞区演示数据（可重复运行）/ Build the demo district (idempotent)."""
+    from gridgov.cases.sweep import sweep_until_done
     from gridgov.demo.service import build_demo
 
-    _, _, sessions = _migrated_sessions()
+    settings, _, sessions = _migrated_sessions()
     with sessions() as db, console.status("正在生成演示数据…") as status:
-        report = build_demo(db, progress=lambda step: status.update(f"正在生成演示数据：{step}"))
+        report = build_demo(db, progress=lambda step: status.update(f"正在生成演示数据：{step}"),
+                            settings=settings, history=settings.demo_cases)
         db.commit()
+    sweep_until_done(sessions)
     if report.created:
         console.print("演示数据已生成：" + "，".join(f"{k} {v}" for k, v in report.created.items()))
     else:

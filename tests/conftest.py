@@ -22,6 +22,7 @@ from gridgov.core.db import make_engine, make_sessionmaker
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN = os.environ.get("GRIDGOV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
+DEMO_HISTORY = 40  # past cases in the test demo: enough to exercise the generator, quick to build
 _pg_state: dict[str, bool] = {}
 
 
@@ -107,7 +108,7 @@ def demo_url(backend, databases) -> str:
     migrated(url)
     engine = make_engine(url)
     with make_sessionmaker(engine)() as db:
-        build_demo(db)
+        build_demo(db, settings=settings_for(url, databases.tmp_dir), history=DEMO_HISTORY)
         db.commit()
     engine.dispose()
     return url

@@ -8,7 +8,8 @@ immutable `CaseEvent` plus the notifications it causes — all in the caller's t
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -48,11 +49,15 @@ class CaseContext:
     settings: Settings
     locator: GridLocator
     borders: StreetBorders
+    _calendar: object = field(default=None, init=False, repr=False)
 
     def calendar(self, db: Session):
-        from gridgov.workcal.service import calendar_for
+        # Once per request or job: the calendar cannot usefully change in between.
+        if self._calendar is None:
+            from gridgov.workcal.service import calendar_for
 
-        return calendar_for(db, self.settings)
+            self._calendar = calendar_for(db, self.settings)
+        return self._calendar
 
 
 # --- reading ---
@@ -111,7 +116,8 @@ def _find_item(db: Session, code: str) -> CatalogItem:
 
 
 def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
-                idempotency_scope: str | None = None, idempotency_key: str | None = None) -> tuple[Case, bool]:
+                idempotency_scope: str | None = None, idempotency_key: str | None = None,
+                now: datetime | None = None) -> tuple[Case, bool]:
     """Returns (case, created). A repeated idempotency key returns the first case."""
     if who is not None and not who.can("cases.create"):
         raise Forbidden()
@@ -136,7 +142,7 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
     grid = db.get(Region, grid_code)
     item = _find_item(db, data.item_code) if data.item_code else _suggested_item(db, data.description)
     decision = route(db, item, grid, lon, lat, ctx.borders)
-    now = utcnow()
+    now = now or utcnow()
     case = Case(number=f"tmp-{uuid.uuid4().hex[:16]}", source=data.source, item_id=item.id if item else None,
                 description=data.description.strip(), address=data.address.strip(), lon=lon, lat=lat,
                 grid_code=grid.code, region_path=grid.path, urgency=data.urgency,
@@ -149,9 +155,10 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
     db.add(case)
     db.flush()
     case.number = f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}{case.id:06d}"
+    db.flush()  # now, so the version the caller sees is the one the next action must name
     _event(db, case, who, "report", "", "reported", data.description.strip(),
            {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
-            "item_code": item.code if item else None})
+            "item_code": item.code if item else None}, now)
     if idempotency_key:
         db.add(IdempotencyKey(scope=idempotency_scope, key=idempotency_key, case_id=case.id))
         try:
@@ -201,7 +208,8 @@ class ActionInput:
     level: str | None = None
 
 
-def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, data: ActionInput) -> Case:
+def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, data: ActionInput,
+        now: datetime | None = None) -> Case:
     case = get_case(db, who, case_id)
     if data.version != case.version:
         raise Conflict("事件已被他人更新（当前版本 {current}，您提交的是 {given}），请刷新后重试",
@@ -214,7 +222,7 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
     action = ACTIONS[name]
     if action.needs_comment and not data.comment.strip():
         raise ValidationFailed({"comment": FieldProblem("{action}需要填写说明", action=action.label)})
-    now = utcnow()
+    now = now or utcnow()
     before = case.state
     extra = EFFECTS[name](db, ctx, who, case, data, now)
     if action.target is not None and case.state == before:
@@ -224,7 +232,7 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
         clock.start_step(case, item, ctx.calendar(db), now)
     if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:
         case.closed_at = now
-    _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {})
+    _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {}, now)
     try:
         db.flush()
     except StaleDataError:
@@ -451,6 +459,8 @@ def holder_ids(db: Session, case: Case) -> list[int]:
 def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:
     from gridgov.notify.service import notify
 
+    if not db.info.get("notify", True):  # the demo's year of history announces nothing
+        return
     ids = [u for u in dict.fromkeys(user_ids) if u]
     if ids:
         notify(db, ids, f"case.{topic}", title, body=case.description[:200], link=f"/cases/{case.id}",
@@ -458,9 +468,9 @@ def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title:
 
 
 def _event(db: Session, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
-           comment: str, data: dict) -> CaseEvent:
+           comment: str, data: dict, at: datetime | None = None) -> CaseEvent:
     ev = CaseEvent(case_id=case.id, actor_id=who.user_id if who and who.user_id else None, action=action,
-                   from_state=from_state, to_state=to_state, comment=comment, data=data)
+                   from_state=from_state, to_state=to_state, comment=comment, data=data, created_at=at or utcnow())
     db.add(ev)
     return ev
 

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     office_hours: str = Field(default="08:00-12:00,14:00-18:00",
                               description="Working hours of a working day, comma-separated HH:MM-HH:MM spans.")
     webhook_url: str = Field(default="", description="SMS/WeChat gateway webhook for notifications; off when unset.")
+    demo_cases: int = Field(default=3000, ge=0, description="How many past cases `gridgov demo` generates.")
     worker_in_process: bool = Field(default=True,
                                     description="Run background jobs inside `gridgov serve` (the embedded default).")
     log_json: bool = True

@@ -205,6 +205,16 @@ def _feature(code, name, level, kind, parent, geom=None) -> dict:
             "geometry": json.loads(to_geojson_text(geom)) if geom is not None else None}
 
 
-def build_demo(db: Session, progress: Callable[[str], None] = lambda _m: None) -> DemoReport:
-    return DemoBuilder(db, progress).build()
+def build_demo(db: Session, progress: Callable[[str], None] = lambda _m: None, settings=None,
+               history: int = 0) -> DemoReport:
+    """The district, its people, departments, calendar and catalog; then `history` cases over the
+    past year (none when the database already has cases)."""
+    report = DemoBuilder(db, progress).build()
+    if history:
+        from gridgov.core.config import Settings
+        from gridgov.demo.history import build_history
+
+        if made := build_history(db, settings or Settings(), history, SEED, progress):
+            report.created["case"] = made
+    return report
 

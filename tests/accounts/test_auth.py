@@ -100,7 +100,8 @@ def test_token_contract_and_me(client, sessions, request):
     assert (m["id"], m["username"], m["role"], m["role_label"]) == (user_id, username, "community_admin", "社区管理员")
     assert m["region"]["code"] == "430203001001"
     assert m["region"]["level"] == "community"
-    assert m["permissions"] == ["grids.locate", "regions.read", "users.read"]
+    assert m["permissions"] == ["calendar.read", "cases.create", "cases.dispatch", "cases.read", "catalog.read",
+                                "grids.locate", "regions.read", "users.read"]
     assert m["last_login_at"] is not None
 
     # Only a digest of the token is kept.
@@ -118,7 +119,8 @@ def test_demo_account_me(client, auth):
     assert body["region"]["code"] == "43020300100101"
     assert body["region"]["level"] == "grid"
     assert body["region"]["name"].endswith("第1网格")
-    assert body["permissions"] == ["grids.locate", "regions.read"]
+    assert body["permissions"] == ["calendar.read", "cases.create", "cases.read", "catalog.read", "grids.locate",
+                                   "regions.read"]
 
 
 def test_username_is_case_and_space_insensitive(client, request):

@@ -163,7 +163,8 @@ def test_patch_moves_a_user_and_the_jurisdictions_follow(client, auth, request):
     assert client.get(f"/api/v1/users/{uid}", headers=auth("jd430203001")).status_code == 404
     assert client.get(f"/api/v1/users/{uid}", headers=auth("jd430203002")).status_code == 200
     assert client.get("/api/v1/me", headers=bearer(client, username)).json()["permissions"] == [
-        "grids.locate", "regions.read", "users.read"]
+        "calendar.read", "cases.create", "cases.dispatch", "cases.read", "catalog.read", "grids.locate",
+        "regions.read", "users.read"]
 
 
 def test_invalid_patch_changes_nothing(client, auth, sessions, request):
