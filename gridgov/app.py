@@ -11,6 +11,7 @@ from gridgov.cases.routing import StreetBorders
 from gridgov.core.config import Settings
 from gridgov.core.db import make_engine, make_sessionmaker
 from gridgov.core.errors import install_error_handlers
+from gridgov.core.jobs import install_in_process
 from gridgov.core.logs import configure_logging
 from gridgov.core.ops import Metrics, install_request_middleware
 from gridgov.regions.service import GridLocator
@@ -22,8 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.accounts.views import router as accounts_api
     from gridgov.cases.pages import router as case_pages
     from gridgov.cases.views import router as cases_api
+    from gridgov.catalog.views import router as catalog
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
+    from gridgov.notify.views import router as notify
     from gridgov.regions.views import router as regions_api
     from gridgov.web.views import router as pages
 
@@ -38,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_request_middleware(app)
-    for router in (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, pages):
+    for router in (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, pages):
         app.include_router(router)
+    install_in_process(app)  # background jobs inside the server, when settings.worker_in_process
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

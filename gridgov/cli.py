@@ -19,6 +19,15 @@ grids_app = typer.Typer(help="网格图层 Grid layer", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(grids_app, name="grids")
 console = Console()
+
+
+def _register_subcommands() -> None:
+    from gridgov.core.jobs import worker_command
+
+    app.command("worker", help="运行后台任务（通知投递、时限巡检）/ Run background jobs")(worker_command)
+
+
+_register_subcommands()
 err = Console(stderr=True)
 
 

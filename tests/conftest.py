@@ -8,10 +8,15 @@ unreachable its half skips, except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -82,7 +87,7 @@ def databases(tmp_path_factory) -> Iterator[Databases]:
 
 def settings_for(url: str, var_dir) -> Settings:
     return Settings(database_url=url, var_dir=var_dir, secret_key="test-secret-key", log_json=True,
-                    log_level="WARNING")
+                    log_level="WARNING", worker_in_process=False)
 
 
 def migrated(url: str) -> None:
@@ -150,3 +155,43 @@ def auth(client, app):
         return {"Authorization": f"Bearer {_tokens[key]}"}
 
     return headers
+
+
+# --- browser tests: the app on a real port, and Debian's chromium through Playwright ---
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        if CI:
+            pytest.fail("chromium is required under CI=true (apt-get install chromium)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
+from starlette.datastructures import UploadFile  # what request.form() returns
 
 from gridgov.cases import files, service
 from gridgov.cases.lifecycle import ACTIONS, STATES, allowed_actions

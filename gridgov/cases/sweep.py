@@ -27,6 +27,9 @@ class SweepReport:
     yellow: list[int] = field(default_factory=list)
     red: list[int] = field(default_factory=list)
 
+    def __bool__(self) -> bool:  # the worker reports runs that changed something
+        return bool(self.yellow or self.red)
+
 
 def _claim(db: Session, condition, limit: int) -> list[int]:
     q = (select(Case.id).where(condition, Case.state.in_(TIMED), Case.paused_at.is_(None))

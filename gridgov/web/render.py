@@ -34,6 +34,7 @@ NAV = [  # (path, label, permission or None)
     ("/cases", "事件", "cases.read"),
     ("/regions", "区划与网格", "regions.read"),
     ("/departments", "部门", "departments.read"),
+    ("/admin/catalog", "事项清单", "catalog.read"),
     ("/admin/users", "用户管理", "users.read"),
 ]
 

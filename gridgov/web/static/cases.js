@@ -1,7 +1,7 @@
 // Case pages: the pick-a-point map of the report form, the case map, the live console.
 (function () {
   const blank = (el) => {
-    const map = L.map(el, { zoomSnap: 0.25 });
+    const map = L.map(el, { zoomSnap: 0.25, maxZoom: 19 });  // clustering needs a maxZoom
     map.attributionControl.setPrefix(false);
     const tiles = document.body.dataset.tiles;
     if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);

@@ -1,0 +1,395 @@
+"""Suggest catalog items for a free-text description (DESIGN §5: "suggest a category from the
+description — keywords and past cases").
+
+Three kinds of evidence, each weighted by how distinctive it is (a word most items share says
+little):
+
+- catalog terms found in the description: an item's keywords, its name, its 小类/大类 names;
+- the description's own words (jieba, with the catalog's keywords as user words) found inside an
+  item's text, which catches partial overlaps the whole terms miss;
+- what dispatchers chose before: a per-process index of word → {item: number of past cases},
+  built from cases that have left the `reported` state and were not voided.
+
+Both indexes are cached per database and process; one small query per call says whether they
+are still current. The catalog index is rebuilt when the catalog changes (and on `forget()`,
+which the service calls after its writes). The past-cases index is refreshed when the number of
+teaching cases changes — reading only the cases updated since it last looked — and rebuilt from
+scratch every few minutes, which also catches what a refresh cannot see (a re-classification
+that leaves the count alone, a transaction that commits late).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gridgov.catalog.models import CatalogItem, Category
+from gridgov.catalog.service import ITEM_LOAD
+from gridgov.core.i18n import translate
+
+TTL_SECONDS = 300
+MAX_PAST_CASES = 20000
+REFRESH_LIMIT = 2000  # changed cases taken in one incremental refresh; more rebuilds
+MIN_RAW = 0.3
+SCALE = 4.0  # raw evidence → score: raw / (raw + SCALE)
+WEIGHTS = {"keyword": 3.0, "name": 4.0, "name_part": 1.5, "minor": 1.2, "minor_part": 0.7, "major": 0.5,
+           "partial": 0.6, "past": 4.0}
+EXCLUDED_STATES = ("reported", "voided")
+STOPWORDS = frozenset([
+    "的", "了", "着", "过", "和", "与", "及", "或", "也", "都", "就", "还", "又", "很", "太", "在", "是", "有", "没",
+    "没有", "没人", "无人", "一个", "一些", "一堆", "一直", "这个", "那个", "这里", "那里", "这边", "那边", "我们",
+    "你们", "他们", "她们", "它们", "自己", "大家", "有人", "什么", "怎么", "为什么", "如何", "请", "请求", "麻烦",
+    "希望", "要求", "反映", "反应", "情况", "问题", "处理", "解决", "现在", "今天", "昨天", "最近", "已经", "经常",
+    "总是", "每天", "晚上", "早上", "中午", "下午", "上午", "时候", "一下", "一点", "非常", "严重", "比较", "特别",
+    "附近", "旁边", "对面", "门口", "前面", "后面", "里面", "外面", "上面", "下面", "这样", "那样", "但是", "因为",
+    "所以", "如果", "而且", "可以", "不能", "不会", "不要", "需要", "出现", "发现", "看到", "存在", "导致", "造成",
+    "影响", "相关", "部门", "市民", "群众", "居民", "小区", "社区", "街道", "路口", "地方", "位置", "一带", "多次",
+    "多人", "长期", "几天", "好几",
+])
+_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+log = logging.getLogger("gridgov.catalog.suggest")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    item: CatalogItem
+    score: float  # 0..1
+    reasons: list[str]
+
+
+# --- segmentation ---
+
+_tokenizer = None
+_tokenizer_lock = threading.Lock()
+_user_words: set[str] = set()
+
+
+def _jieba():
+    global _tokenizer
+    if _tokenizer is None:
+        with _tokenizer_lock:
+            if _tokenizer is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                tk = jieba.Tokenizer()  # our own instance: other users of jieba keep its global state
+                tk.initialize()
+                _tokenizer = tk
+    return _tokenizer
+
+
+def _add_user_words(words: set[str]) -> None:
+    tk = _jieba()
+    with _tokenizer_lock:
+        for w in sorted(words - _user_words):
+            tk.add_word(w)
+            _user_words.add(w)
+
+
+def meaningful(word: str) -> bool:
+    return len(word) >= 2 and word not in STOPWORDS and bool(_WORD.search(word)) and not word.isdigit()
+
+
+def tokens(text: str, search: bool = True) -> list[str]:
+    """The text's meaningful words, deduplicated in order (search mode: long words also give their parts)."""
+    tk = _jieba()
+    seen: dict[str, None] = {}
+    for w in (tk.cut_for_search(text or "") if search else tk.cut(text or "")):
+        w = w.strip().lower()
+        if meaningful(w):
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+# --- the catalog index ---
+
+@dataclass
+class _Entry:
+    id: int
+    code: str
+    name: str
+    minor: str
+    major: str
+    blob: str  # everything an item says about itself, for partial matches
+
+
+@dataclass
+class _CatalogIndex:
+    signature: tuple
+    built: float
+    entries: list[_Entry]
+    terms: dict[str, list[tuple[int, str]]]  # term → [(entry index, kind)]
+    idf: dict[str, float]
+    partial: dict[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)  # memo: word → (entries, idf)
+    by_id: dict[int, int] = field(default_factory=dict)  # item id → entry index
+
+    def idf_of(self, df: int) -> float:
+        n = len(self.entries)
+        return math.log(1 + n / max(df, 1)) / math.log(1 + n) if n > 1 else 1.0
+
+    def partial_hits(self, word: str) -> tuple[tuple[int, ...], float]:
+        hit = self.partial.get(word)
+        if hit is None:
+            found = tuple(i for i, e in enumerate(self.entries) if word in e.blob)
+            hit = (found, self.idf_of(len(found)))
+            if len(self.partial) < 50000:
+                self.partial[word] = hit
+        return hit
+
+
+def _build_catalog(db: Session, signature: tuple) -> _CatalogIndex:
+    cats = {c.id: c for c in db.scalars(select(Category))}
+    items = db.scalars(select(CatalogItem).where(CatalogItem.active.is_(True)).order_by(CatalogItem.code)).all()
+    entries: list[_Entry] = []
+    terms: dict[str, list[tuple[int, str]]] = {}
+    user_words: set[str] = set()
+
+    def add(term: str, i: int, kind: str) -> None:
+        term = term.strip().lower()
+        if meaningful(term) and all(j != i for j, _k in terms.get(term, [])):
+            terms.setdefault(term, []).append((i, kind))
+
+    for i, item in enumerate(items):
+        minor = cats.get(item.category_id)
+        major = cats.get(minor.parent_id) if minor and minor.parent_id else minor
+        minor_name, major_name = (minor.name if minor else ""), (major.name if major else "")
+        keywords = [k for k in item.keywords.split() if k]
+        entries.append(_Entry(item.id, item.code, item.name, minor_name, major_name,
+                              " ".join([item.name, *keywords, minor_name, major_name]).lower()))
+        user_words |= {w for w in [*keywords, item.name] if meaningful(w)}
+        add(item.name, i, "name")
+        for k in keywords:
+            add(k, i, "keyword")
+    _add_user_words(user_words)
+    for i, e in enumerate(entries):  # parts after the whole terms, so a term keeps its strongest role
+        for part in _jieba().cut(e.name):
+            add(part, i, "name_part")
+        add(e.minor, i, "minor")
+        for part in _jieba().cut(e.minor):
+            add(part, i, "minor_part")
+        add(e.major, i, "major")
+    index = _CatalogIndex(signature, time.monotonic(), entries, terms, {})
+    index.idf = {t: index.idf_of(len(hits)) for t, hits in terms.items()}
+    index.by_id = {e.id: i for i, e in enumerate(entries)}
+    return index
+
+
+# --- the past-cases index ---
+
+@dataclass
+class _PastIndex:
+    """word → Counter(item_id → cases), kept per case so that a case can be taken out again when it
+    changes (re-classified, voided). `watermark` is the latest `updated_at` seen."""
+
+    signature: int
+    built: float
+    watermark: datetime | None = None
+    by_case: dict[int, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    words: dict[str, Counter] = field(default_factory=dict)
+
+    @property
+    def cases(self) -> int:
+        return len(self.by_case)
+
+    def remove(self, case_id: int) -> None:
+        old = self.by_case.pop(case_id, None)
+        if old is None:
+            return
+        item_id, words = old
+        for w in words:
+            counts = self.words[w]
+            counts[item_id] -= 1
+            if counts[item_id] <= 0:
+                del counts[item_id]
+            if not counts:
+                del self.words[w]
+
+    def add(self, case_id: int, item_id: int, description: str) -> None:
+        words = tuple(tokens(description))
+        self.by_case[case_id] = (item_id, words)
+        for w in words:
+            self.words.setdefault(w, Counter())[item_id] += 1
+
+    def see(self, stamp: datetime | None) -> None:
+        if stamp is not None and (self.watermark is None or stamp > self.watermark):
+            self.watermark = stamp
+
+
+def _case_model():
+    from gridgov.cases.models import Case
+
+    return Case
+
+
+def _teaches(case) -> tuple:
+    return case.item_id.is_not(None), case.state.not_in(EXCLUDED_STATES)
+
+
+def _build_past(db: Session, signature: int) -> _PastIndex:
+    case = _case_model()
+    rows = db.execute(select(case.id, case.description, case.item_id, case.updated_at).where(*_teaches(case))
+                      .order_by(case.id.desc()).limit(MAX_PAST_CASES)).all()
+    index = _PastIndex(signature, time.monotonic())
+    for case_id, description, item_id, updated_at in reversed(rows):
+        index.add(case_id, item_id, description)
+        index.see(updated_at)
+    return index
+
+
+def _refresh_past(db: Session, index: _PastIndex, signature: int) -> _PastIndex:
+    """Brings the index up to date with the cases changed since its watermark (new, registered,
+    re-classified or voided), without rescanning the rest. A big backlog rebuilds instead."""
+    case = _case_model()
+    stmt = select(case.id, case.description, case.item_id, case.state, case.updated_at)
+    if index.watermark is not None:
+        stmt = stmt.where(case.updated_at >= index.watermark)
+    rows = db.execute(stmt.order_by(case.id).limit(REFRESH_LIMIT + 1)).all()
+    if len(rows) > REFRESH_LIMIT or index.cases + len(rows) > MAX_PAST_CASES * 1.2:
+        return _build_past(db, signature)
+    for case_id, description, item_id, state, updated_at in rows:
+        index.remove(case_id)
+        if item_id is not None and state not in EXCLUDED_STATES:
+            index.add(case_id, item_id, description)
+        index.see(updated_at)
+    index.signature = signature
+    return index
+
+
+# --- caches ---
+
+_catalogs: dict[str, _CatalogIndex] = {}
+_pasts: dict[str, _PastIndex] = {}
+_build_lock = threading.Lock()
+
+
+def forget() -> None:
+    """Drops the cached indexes of this process (the catalog service calls it after a change)."""
+    with _build_lock:
+        _catalogs.clear()
+        _pasts.clear()
+
+
+def _key(db: Session) -> str:
+    return str(db.get_bind().url)
+
+
+def _signatures(db: Session) -> tuple[tuple, int]:
+    """What the cached indexes depend on, in one round trip: the active items (count, last change)
+    and the categories, and the number of past cases that teach."""
+    case = _case_model()
+    row = db.execute(select(
+        select(func.count(CatalogItem.id)).where(CatalogItem.active.is_(True)).scalar_subquery(),
+        select(func.max(CatalogItem.updated_at)).scalar_subquery(),
+        select(func.count(Category.id)).scalar_subquery(),
+        select(func.count(case.id)).where(*_teaches(case)).scalar_subquery())).one()
+    return (row[0], str(row[1]), row[2]), row[3] or 0
+
+
+def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
+    key = _key(db)
+    catalog_sig, past_sig = _signatures(db)
+    now = time.monotonic()
+    catalog, past = _catalogs.get(key), _pasts.get(key)
+    if catalog is None or catalog.signature != catalog_sig or now - catalog.built > TTL_SECONDS:
+        with _build_lock:
+            catalog = _catalogs[key] = _build_catalog(db, catalog_sig)
+    if past is None or now - past.built > TTL_SECONDS:
+        with _build_lock:
+            past = _pasts[key] = _build_past(db, past_sig)
+    elif past.signature != past_sig:
+        with _build_lock:
+            past = _pasts[key] = _refresh_past(db, past, past_sig)
+    return catalog, past
+
+
+# --- scoring ---
+
+def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh") -> list[Suggestion]:
+    """The `limit` best catalog items for a description, best first (ties by item code), each
+    with a score in 0..1 and the reasons, in Chinese (or English with lang="en")."""
+    text = (description or "").strip().lower()
+    if not text or limit <= 0:
+        return []
+    catalog, past = _indexes(db)
+    raw: dict[int, float] = {}
+    found: dict[int, dict[str, list[str]]] = {}
+
+    def credit(i: int, amount: float, kind: str, what: str) -> None:
+        raw[i] = raw.get(i, 0.0) + amount
+        bucket = found.setdefault(i, {}).setdefault(kind, [])
+        if what not in bucket:
+            bucket.append(what)
+
+    matched: dict[int, list[str]] = {}  # entry → the whole terms it matched
+    for term, hits in catalog.terms.items():
+        if term in text:
+            for i, kind in hits:
+                credit(i, WEIGHTS[kind] * catalog.idf[term], kind, term)
+                matched.setdefault(i, []).append(term)
+    for w in tokens(text, search=False):
+        hits, idf = catalog.partial_hits(w)
+        for i in hits:
+            if not any(w in m for m in matched.get(i, ())):  # no double credit for one word
+                credit(i, WEIGHTS["partial"] * idf, "partial", w)
+    by_id = catalog.by_id
+    past_counts: dict[int, int] = {}
+    cases = past.cases
+    for w in tokens(text):
+        # A copy (atomic for a plain dict): a refresh in another thread may change the index.
+        counts = dict(past.words.get(w) or {})
+        if not counts:
+            continue
+        total = sum(counts.values())
+        confidence = min(1.0, total / 3)
+        distinct = math.log(1 + cases / total) / math.log(1 + cases) if cases > 1 else 1.0
+        for item_id, n in counts.items():
+            i = by_id.get(item_id)
+            if i is None:  # an item since retired
+                continue
+            credit(i, WEIGHTS["past"] * confidence * distinct * n / total, "past", w)
+            past_counts[i] = max(past_counts.get(i, 0), n)
+
+    ranked = sorted((i for i, r in raw.items() if r >= MIN_RAW), key=lambda i: (-raw[i], catalog.entries[i].code))
+    ranked = ranked[:limit]
+    if not ranked:
+        return []
+    rows = {it.id: it for it in db.scalars(select(CatalogItem).options(*ITEM_LOAD).where(
+        CatalogItem.id.in_([catalog.entries[i].id for i in ranked])))}
+    out = []
+    for i in ranked:
+        item = rows.get(catalog.entries[i].id)
+        if item is None:
+            continue
+        score = round(raw[i] / (raw[i] + SCALE), 4)
+        out.append(Suggestion(item, score, _reasons(found[i], past_counts.get(i, 0), lang)))
+    return out
+
+
+def _quote(words: list[str], lang: str) -> str:
+    return ("、" if lang != "en" else ", ").join(f"“{w}”" for w in words)
+
+
+def _reasons(found: dict[str, list[str]], past_cases: int, lang: str) -> list[str]:
+    out = []
+    if "name" in found:
+        out.append(translate("描述提到事项名称 {words}", lang, words=_quote(found["name"], lang)))
+    if "keyword" in found:
+        out.append(translate("匹配关键词 {words}", lang, words=_quote(found["keyword"], lang)))
+    parts = found.get("name_part", []) + found.get("partial", [])
+    if parts:
+        out.append(translate("相关词语 {words}", lang, words=_quote(parts, lang)))
+    cats = found.get("minor", []) + found.get("minor_part", []) + found.get("major", [])
+    if cats:
+        out.append(translate("匹配类别 {words}", lang, words=_quote(cats, lang)))
+    if past_cases:
+        out.append(translate("相似的历史案件中有 {n} 件归为此事项", lang, n=past_cases))
+    return out

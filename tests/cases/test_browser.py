@@ -1,0 +1,112 @@
+"""In Debian's chromium: a grid worker reports an event with a photo, a handler signs and
+reports back, the grid worker verifies, the dispatcher sees it closed."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+import shapely
+from sqlalchemy import select
+
+from gridgov.accounts.models import User
+from gridgov.cases.models import Case, CaseAttachment
+from gridgov.catalog.models import CatalogItem
+from gridgov.regions.models import Region
+
+pytestmark = pytest.mark.browser
+WORKER, GRID = "wg43020300300201", "43020300300201"
+
+
+def tiny_png(path) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xb7\x1c\x1c" * 8 for _ in range(8))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def log_in(browser, live_server, username):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "demo-2026")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    return context, page
+
+
+def take(page, action: str, comment: str = "", photo=None) -> None:
+    form = page.locator(f"form[data-action={action}]")
+    details = page.locator(f"details:has(form[data-action={action}])")
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+    if comment:
+        form.locator("textarea[name=comment]").fill(comment)
+    if photo is not None:
+        form.locator("input[name=photos]").set_input_files(str(photo))
+    form.locator("button.primary").click()
+    page.wait_for_load_state("load")
+
+
+def test_report_handle_verify_close_in_the_browser(browser, live_server, sessions, tmp_path):
+    photo = tmp_path / "scene.png"
+    tiny_png(photo)
+    with sessions() as db:
+        grid = shapely.from_geojson(db.get(Region, GRID).geometry)
+        item = db.scalars(select(CatalogItem).where(CatalogItem.handling_level == "district")
+                          .order_by(CatalogItem.code)).first()
+    inside = shapely.Polygon(grid.exterior).buffer(-0.0003).representative_point()
+
+    worker_ctx, page = log_in(browser, live_server, WORKER)
+    page.goto(f"{live_server}/cases/new")
+    page.fill("textarea[name=description]", "浏览器测试：人行道上有暴露垃圾")
+    page.select_option("select[name=item_code]", item.code)
+    page.wait_for_function("window.gridgovPickMap !== undefined")
+    page.wait_for_timeout(500)  # the grid layer fits the view
+    x, y = page.evaluate("([lat, lon]) => { const p = window.gridgovPickMap.map.latLngToContainerPoint([lat, lon]);"
+                         " return [p.x, p.y]; }", [inside.y, inside.x])
+    box = page.locator("#pick-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    assert page.input_value("#lon") != ""
+    page.set_input_files("input[name=photos]", str(photo))
+    page.click("form[data-testid=report-form] button[type=submit]")
+    page.wait_for_url(f"{live_server}/cases/*")
+    case_id = int(page.url.rstrip("/").split("/")[-1])
+    assert page.locator("[data-testid=state]").inner_text() == "待受理"
+    assert page.locator("img[data-kind=before]").count() == 1
+
+    with sessions() as db:
+        case = db.get(Case, case_id)
+        assert case.grid_code == GRID
+        handler = db.get(User, case.handler_id).username
+    dispatcher_ctx, desk = log_in(browser, live_server, "dispatcher")
+    desk.goto(f"{live_server}/cases/{case_id}")
+    take(desk, "register")
+    take(desk, "dispatch")
+    assert desk.locator("[data-testid=state]").inner_text() == "待签收"
+
+    handler_ctx, office = log_in(browser, live_server, handler)
+    office.goto(f"{live_server}/cases?mine=to_sign")
+    office.click(f"tr[data-case='{case_id}'] a")
+    take(office, "sign")
+    take(office, "report_back", "垃圾已清运，路面已冲洗", photo)
+    assert office.locator("[data-testid=state]").inner_text() == "待核查"
+
+    page.goto(f"{live_server}/cases?mine=to_verify")
+    page.click(f"tr[data-case='{case_id}'] a")
+    take(page, "verify", "现场核查，已清理干净")
+
+    desk.goto(f"{live_server}/cases/{case_id}")
+    take(desk, "close")
+    assert desk.locator("[data-testid=state]").inner_text() == "已结案"
+    steps = desk.locator("[data-testid=timeline] li").evaluate_all("els => els.map(e => e.dataset.action)")
+    assert steps == ["report", "register", "dispatch", "sign", "report_back", "verify", "close"]
+    with sessions() as db:
+        kinds = sorted(db.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case_id)))
+    assert kinds == ["after", "before"]
+    for ctx in (worker_ctx, dispatcher_ctx, handler_ctx):
+        ctx.close()

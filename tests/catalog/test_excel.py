@@ -1,0 +1,202 @@
+"""The catalog through Excel: export, import in both modes, row-level errors, the error workbook.
+Nothing here commits: each test's session is rolled back."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from gridgov.catalog import excel
+from gridgov.catalog.models import CatalogItem, Category
+from gridgov.core.errors import ValidationFailed
+
+
+def snapshot(db) -> dict[str, tuple]:
+    rows = db.scalars(select(CatalogItem).order_by(CatalogItem.code)).all()
+    cats = {c.id: (c.code, c.name, c.parent_id, c.kind) for c in db.scalars(select(Category))}
+    return {i.code: (i.name, cats[i.category_id], i.department_id, i.handling_level, i.registration_standard,
+                     i.closure_standard, i.time_limits, i.keywords, i.self_handle, i.active, i.updated_at)
+            for i in rows} | {"categories": tuple(sorted(cats.values()))}
+
+
+def workbook(rows: list[dict], headers: list[str] | None = None) -> bytes:
+    headers = headers or excel.HEADERS
+    wb = Workbook()
+    ws = wb.active
+    ws.title = excel.SHEET
+    ws.append(headers)
+    for row in rows:
+        ws.append([row.get(h) for h in headers])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def new_row(**changes) -> dict:
+    row = {"事项编码": "019901", "事项名称": "测试新事项", "大类编码": "01", "大类名称": "市容环境", "小类编码": "0199",
+           "小类名称": "测试小类", "责任部门代码": "CGJ", "处置层级": "区", "立案标准": "发现即立案",
+           "结案标准": "清理完毕", "派遣时限": 1, "派遣时限单位": "工作时", "处置时限": 2, "处置时限单位": "工作日",
+           "关键词": "测试 新事项", "网格员可自处理": "否", "启用": "是"}
+    row.update(changes)
+    return row
+
+
+def errors_of(report) -> list[tuple[int, str, str]]:
+    return [(e.row, e.column, e.problem.render("zh")) for e in report.errors]
+
+
+def count(db) -> int:
+    return db.scalar(select(func.count(CatalogItem.id)))
+
+
+def test_export_has_chinese_headers_and_one_row_per_item(db):
+    ws = load_workbook(io.BytesIO(excel.export_workbook(db)))[excel.SHEET]
+    headers = [c.value for c in ws[1]]
+    for h in ["事项编码", "事项名称", "大类编码", "大类名称", "小类编码", "小类名称", "责任部门代码", "处置层级",
+              "立案标准", "结案标准", "派遣时限", "派遣时限单位", "处置时限", "处置时限单位", "关键词",
+              "网格员可自处理"]:
+        assert h in headers
+    rows = {r[0]: dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert len(rows) == count(db)
+    garbage = rows["010101"]
+    assert (garbage["事项名称"], garbage["大类编码"], garbage["大类名称"], garbage["小类编码"]) == (
+        "暴露垃圾", "01", "市容环境", "0101")
+    assert (garbage["责任部门代码"], garbage["处置层级"], garbage["网格员可自处理"]) == ("CGJ", "区", "是")
+    assert (garbage["处置时限"], garbage["处置时限单位"]) == (4, "工作时")
+    gas = next(r for r in rows.values() if r["事项名称"] == "燃气泄漏")
+    assert gas["处置时限单位"] == "紧急工作时" and gas["立案时限"] == 0.5
+
+
+def test_export_then_import_changes_nothing(db):
+    before = snapshot(db)
+    report = excel.import_workbook(db, excel.export_workbook(db))
+    assert errors_of(report) == []
+    assert (report.ok, report.written, report.created, report.updated, report.unchanged) == (
+        True, True, 0, 0, len(before) - 1)
+    assert (report.categories_created, report.categories_updated) == (0, 0)
+    db.expire_all()
+    assert snapshot(db) == before
+    assert report.error_workbook() is None
+
+
+def test_import_updates_by_code_and_creates_missing_categories(db):
+    n = count(db)
+    data = workbook([new_row(大类编码="99", 大类名称="测试大类", 小类编码="9901", 小类名称="测试小类",
+                             事项编码="990101", 处置层级="社区", 关键词="甲 乙，丙"),
+                     new_row(事项编码="010101", 事项名称="暴露垃圾（改）", 小类编码="0101", 小类名称="", 大类名称="")])
+    report = excel.import_workbook(db, data, "all_or_nothing")
+    assert errors_of(report) == []
+    assert (report.created, report.updated, report.categories_created) == (1, 1, 2)
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "990101"))
+    assert (item.category.code, item.handling_level, item.keywords) == ("9901", "community", "甲 乙 丙")
+    assert item.time_limits == {"dispatch": {"amount": 1, "unit": "work_hours"},
+                                "handle": {"amount": 2, "unit": "work_days"}}
+    major = db.scalar(select(Category).where(Category.code == "99"))
+    assert (major.name, major.parent_id, major.kind) == ("测试大类", None, "social")
+    assert db.scalar(select(Category).where(Category.code == "9901")).parent_id == major.id
+    assert db.scalar(select(CatalogItem.name).where(CatalogItem.code == "010101")) == "暴露垃圾（改）"
+    assert count(db) == n + 1
+
+
+BAD_ROWS = [
+    new_row(),  # row 2: good
+    new_row(事项编码="019902", 责任部门代码="XYZ"),  # row 3
+    new_row(事项编码="019903", 处置时限=-1, 派遣时限单位="周"),  # row 4
+    new_row(事项名称="重复编码"),  # row 5: same code as row 2
+    new_row(事项编码="029904", 处置层级="省"),  # row 6
+    new_row(事项编码="019905", 小类编码="0299", 小类名称="别的小类"),  # row 7: 小类 not under 大类 01
+    new_row(事项编码="019906", 小类名称="另一个名字", 网格员可自处理="也许"),  # row 8
+]
+UNITS = "urgent_hours（紧急工作时）、work_hours（工作时）、work_days（工作日）、calendar_days（自然日）"
+BAD_EXPECTED = [
+    (3, "责任部门代码", "部门代码 XYZ 不存在"),
+    (4, "派遣时限单位", "时限单位必须是以下之一：" + UNITS),
+    (4, "处置时限", "必须大于 0"),
+    (5, "事项编码", "事项编码与第 2 行重复"),
+    (6, "事项编码", "事项编码必须以小类编码 0199 开头"),
+    (6, "处置层级", "处置层级必须是以下之一：community（社区）、street（街道）、district（区）"),
+    (7, "小类编码", "小类编码必须以大类编码 01 开头"),
+    (8, "小类名称", "与第 2 行的名称“测试小类”不一致"),
+    (8, "网格员可自处理", "必须是“是”或“否”"),
+]
+
+
+def test_all_or_nothing_reports_every_bad_row_and_writes_nothing(db):
+    before = snapshot(db)
+    report = excel.import_workbook(db, workbook(BAD_ROWS), "all_or_nothing")
+    assert errors_of(report) == BAD_EXPECTED
+    assert (report.ok, report.written, report.rows, report.good_rows, report.created) == (False, False, 7, 1, 0)
+    db.expire_all()
+    assert snapshot(db) == before
+    assert db.scalar(select(Category).where(Category.code == "0199")) is None
+    body = report.as_dict("en")
+    assert body["bad_rows"] == 6
+    assert body["errors"][0] == {"row": 3, "column": "责任部门代码", "reason": "department code XYZ does not exist"}
+
+
+def test_good_rows_writes_the_good_ones_and_returns_the_bad_as_a_workbook(db):
+    n = count(db)
+    report = excel.import_workbook(db, workbook(BAD_ROWS), "good_rows")
+    assert errors_of(report) == BAD_EXPECTED
+    assert (report.written, report.created, report.categories_created) == (True, 1, 1)
+    assert count(db) == n + 1
+    assert db.scalar(select(CatalogItem.name).where(CatalogItem.code == "019901")) == "测试新事项"
+    assert db.scalar(select(func.count()).where(CatalogItem.code.in_(["019902", "019903", "029904"]))) == 0
+
+    ws = load_workbook(io.BytesIO(report.error_workbook()))[excel.SHEET]
+    headers = [c.value for c in ws[1]]
+    assert headers == excel.HEADERS + ["原行号", "错误原因"]
+    rows = [dict(zip(headers, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [r["原行号"] for r in rows] == [3, 4, 5, 6, 7, 8]
+    assert [r["事项编码"] for r in rows] == ["019902", "019903", "019901", "029904", "019905", "019906"]
+    assert rows[1]["错误原因"] == f"派遣时限单位：时限单位必须是以下之一：{UNITS}；处置时限：必须大于 0"
+
+
+def test_the_fixed_error_workbook_imports(db):
+    report = excel.import_workbook(db, workbook([new_row(), new_row(事项编码="019902", 责任部门代码="XYZ")]))
+    assert [e.row for e in report.errors] == [3] and not report.written
+    ws = load_workbook(io.BytesIO(report.error_workbook()))[excel.SHEET]
+    ws.cell(2, excel.HEADERS.index("责任部门代码") + 1).value = "ZJJ"
+    out = io.BytesIO()
+    ws.parent.save(out)
+    fixed = excel.import_workbook(db, out.getvalue())  # 原行号 and 错误原因 are ignored
+    assert errors_of(fixed) == []
+    assert (fixed.written, fixed.created) == (True, 1)
+    assert db.scalar(select(CatalogItem).where(CatalogItem.code == "019902")).department.code == "ZJJ"
+
+
+def test_a_new_category_needs_a_name_and_codes_typed_as_numbers_are_padded(db):
+    report = excel.import_workbook(db, workbook([new_row(小类名称=None)]))
+    assert errors_of(report) == [(2, "小类名称", "新类别 0199 必须填写名称")]
+    # Excel turns a typed 010101 into 10101; the importer reads it back as 010101 (an update, not a new item).
+    report = excel.import_workbook(db, workbook([new_row(事项编码=10101, 大类编码=1, 小类编码=101, 小类名称="环境卫生",
+                                                         事项名称="暴露垃圾")]))
+    assert errors_of(report) == [] and (report.created, report.updated) == (0, 1)
+
+
+def test_missing_columns_and_broken_files_are_refused(db):
+    headers = [h for h in excel.HEADERS if h not in ("责任部门代码", "处置时限单位")]
+    report = excel.import_workbook(db, workbook([new_row()], headers))
+    assert errors_of(report) == [(1, "责任部门代码", "缺少此列"), (1, "处置时限单位", "时限和时限单位两列必须同时出现")]
+    assert not report.written
+    with pytest.raises(ValidationFailed) as exc:
+        excel.import_workbook(db, b"not a spreadsheet")
+    assert exc.value.fields["file"].render("zh") == "不是有效的 Excel（.xlsx）文件"
+    with pytest.raises(ValidationFailed) as exc:
+        excel.import_workbook(db, workbook([]), "sometimes")
+    assert "mode" in exc.value.fields
+
+
+def test_absent_optional_columns_keep_current_values(db):
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "040201"))
+    limits, keywords = dict(item.time_limits), item.keywords
+    headers = ["事项编码", "事项名称", "大类编码", "小类编码", "责任部门代码", "处置层级", "处置时限", "处置时限单位"]
+    report = excel.import_workbook(db, workbook([{"事项编码": "040201", "事项名称": "燃气泄漏", "大类编码": "04",
+                                                  "小类编码": "0402", "责任部门代码": "ZJJ", "处置层级": "区",
+                                                  "处置时限": 1, "处置时限单位": "紧急工作时"}], headers))
+    assert errors_of(report) == [] and report.updated == 1
+    assert item.keywords == keywords
+    assert item.time_limits == {**limits, "handle": {"amount": 1, "unit": "urgent_hours"}}
