@@ -125,27 +125,25 @@ def is_party(party: str, who: Principal, case: CaseView) -> bool:
     raise ValueError(party)
 
 
-def refusal(action_name: str, who: Principal, case: CaseView) -> str | None:
-    """None when the action is allowed; otherwise the reason, in Chinese."""
+def refusal(action_name: str, who: Principal, case: CaseView) -> tuple[str, dict] | None:
+    """None when the action is allowed; otherwise why, as a Chinese message and its parameters."""
     action = ACTIONS.get(action_name)
     if action is None:
-        return f"没有名为 {action_name} 的操作"
+        return "没有名为 {action} 的操作", {"action": action_name}
     if case.state not in action.sources:
-        return f"事件当前状态为“{STATES[case.state][0]}”，不能{action.label}"
+        return "事件当前状态为“{state}”，不能{action}", {"state": STATES[case.state][0], "action": action.label}
     if not any(is_party(p, who, case) for p in action.parties):
-        allowed = "、".join(PARTY_LABELS[p] for p in action.parties)
-        return f"只有{allowed}可以{action.label}"
-    if action_name == "escalate" and case.level == "district":
-        return "事件已在区级，不能再上报"
-    if action_name == "hand_down" and case.level == "community":
-        return "事件已在社区级，不能再下派"
-    if action_name == "self_handle" and not case.self_handle_allowed:
-        return "该事项不允许网格员自行处置"
-    if action_name == "request_extension" and case.extension_requested:
-        return "已有待审批的延期申请"
-    if action_name in ("approve_extension", "reject_extension") and not case.extension_requested:
-        return "没有待审批的延期申请"
-    return None
+        return "只有{parties}可以{action}", {"parties": "、".join(PARTY_LABELS[p] for p in action.parties),
+                                         "action": action.label}
+    checks = [
+        (action_name == "escalate" and case.level == "district", "事件已在区级，不能再上报"),
+        (action_name == "hand_down" and case.level == "community", "事件已在社区级，不能再下派"),
+        (action_name == "self_handle" and not case.self_handle_allowed, "该事项不允许网格员自行处置"),
+        (action_name == "request_extension" and case.extension_requested, "已有待审批的延期申请"),
+        (action_name in ("approve_extension", "reject_extension") and not case.extension_requested,
+         "没有待审批的延期申请"),
+    ]
+    return next(((message, {}) for failed, message in checks if failed), None)
 
 
 def allowed_actions(who: Principal, case: CaseView) -> list[Action]:

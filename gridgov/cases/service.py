@@ -216,9 +216,10 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
                        code="version_conflict", current=case.version, given=data.version)
     reason = refusal(name, who, view_of(db, case))
     if reason is not None:
+        message, params = reason
         if name in ACTIONS and case.state not in ACTIONS[name].sources:
-            raise ActionRefused(reason)
-        raise Forbidden(reason)
+            raise ActionRefused(message, **params)
+        raise Forbidden(message, **params)
     action = ACTIONS[name]
     if action.needs_comment and not data.comment.strip():
         raise ValidationFailed({"comment": FieldProblem("{action}需要填写说明", action=action.label)})

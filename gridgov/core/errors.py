@@ -20,6 +20,11 @@ from gridgov.core.i18n import translate
 log = logging.getLogger("gridgov.errors")
 
 
+def _translated(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    # Labels passed as parameters (a state, an action, a role) read in the same language.
+    return {k: translate(v, lang) if isinstance(v, str) else v for k, v in params.items()}
+
+
 class FieldProblem:
     """A field's problem: a message key plus its parameters, translated late."""
 
@@ -30,7 +35,7 @@ class FieldProblem:
         self.params = params
 
     def render(self, lang: str) -> str:
-        return translate(self.message, lang, **self.params)
+        return translate(self.message, lang, **_translated(self.params, lang))
 
 
 class AppError(Exception):
@@ -49,7 +54,7 @@ class AppError(Exception):
     def body(self, lang: str) -> dict:
         return {"error": {
             "code": self.code,
-            "message": translate(self.message, lang, **self.params),
+            "message": translate(self.message, lang, **_translated(self.params, lang)),
             "fields": {k: v.render(lang) for k, v in self.fields.items()},
         }}
 

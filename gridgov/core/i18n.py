@@ -336,6 +336,64 @@ EN: dict[str, str] = {
 }
 
 
+# --- cases ---
+EN.update({
+    "上报上级": "Escalate", "上报事件": "Report an event", "上报时间": "Reported", "下派下级": "Hand down",
+    "下派到": "Hand down to", "事件": "Cases", "事件编号": "Case no.", "事项": "Matter",
+    "事项编码（可修改）": "Matter code (may be changed)", "位置": "Location", "作废": "Void", "使用定位": "Use GPS",
+    "分拣": "Triage", "分拣原因": "Triage reason", "分拣队列": "Triage queue", "办理期限": "Deadline",
+    "办理过程": "Timeline", "可执行的操作": "Actions you can take", "合并到事件": "Merge into case",
+    "合并重复": "Merge duplicate", "回访评价": "Satisfaction visit", "地址": "Address", "处置中": "Handling",
+    "处置反馈": "Report back", "实时": "live", "层级": "Level", "已作废": "Voided", "已合并": "Merged",
+    "已回访": "Evaluated", "已结案": "Closed", "延期待审批": "extension awaiting approval",
+    "延长时限": "Extend by", "建议事项": "Suggested matters", "待受理": "Reported", "待核查": "To verify",
+    "待派遣": "To dispatch", "待签收": "To sign", "待结案": "To close", "恢复办理": "Resume",
+    "批准延期": "Approve extension", "承办部门": "Department",
+    "承办部门（留空按派单建议）": "Department (blank: the routing suggestion)", "挂账": "Deferred",
+    "按描述自动判断": "Decide from the description", "描述": "Description", "提交": "Submit",
+    "来电人": "Caller", "来电号码": "Caller's number", "核查通过": "Verify", "派单依据": "Routing reason",
+    "满意度": "Satisfaction", "照片": "Photos", "申请延期": "Request extension", "登记事件": "Register a case",
+    "登记事件（12345 热线）": "Register a case (12345 hotline)", "督办": "Supervise",
+    "督办级别": "Supervision level", "类别": "Category", "紧急": "Urgent", "自行处置": "Self-handle",
+    "说明": "Comment", "请在地图上点选，或使用定位": "Click the map, or use GPS", "调度台": "Console",
+    "返工": "Rework", "退单": "Return", "立案": "Register", "派遣": "Dispatch", "签收": "Sign", "核查": "Verify",
+    "结案": "Close",
+    "附近 100 米内 7 天内已有同类事件，请确认是否重复":
+        "Cases of the same kind within 100 m and 7 days: check this is not a duplicate",
+    "附近的同类事件": "Nearby cases of the same kind", "驳回延期": "Reject extension",
+    "导出 Excel": "Export to Excel", "时限": "Clock", "处理人": "Handler", "正常": "On time",
+    "黄灯预警": "Yellow: 80% used", "红灯超时": "Red: overdue", "我上报的": "My reports", "待我核查": "To verify",
+    "办理中": "In hand", "已超时": "Overdue", "普通督办": "Supervision", "黄牌督办": "Yellow card",
+    "红牌督办": "Red card", "满意": "Satisfied", "基本满意": "Basically satisfied", "不满意": "Unsatisfied",
+    "黄牌": "Yellow card", "红牌": "Red card", "处置前": "Before", "处置后": "After", "附件": "Attachment",
+    "上报": "Report", "合并": "Merged", "超时": "Overdue", "编号、描述、地址": "Number, description, address",
+    "街道": "Street", "社区": "Community", "区": "District", "找不到事件 {id}": "Case {id} not found",
+    "没有编码为 {code} 的事项": "no matter with code {code}", "立案需要确定事项": "registering needs a matter",
+    "{action}需要填写说明": "{action} needs a comment",
+    "事件已被他人更新（当前版本 {current}，您提交的是 {given}），请刷新后重试":
+        "The case was changed by someone else (now version {current}, you sent {given}); reload and try again",
+    "事件已被他人同时更新，请刷新后重试": "Someone changed the case at the same moment; reload and try again",
+    "请先确定承办部门和处理人": "choose the department and handler first",
+    "处理人必须是承办部门的在岗成员": "the handler must be an active member of the department",
+    "请选择要合并到的另一个事件": "choose another case to merge into",
+    "只能合并到未办结的事件": "only an open case can take a merge",
+    "照片不能超过 10 MB": "photos must be at most 10 MB", "只接受 JPEG、PNG、WebP 或 HEIC 照片":
+        "only JPEG, PNG, WebP or HEIC photos", "文件为空": "the file is empty",
+    "请在地图上点选位置或使用定位": "click the map or use GPS to give the location",
+    "没有名为 {action} 的操作": "There is no action called {action}",
+    "事件当前状态为“{state}”，不能{action}": "The case is “{state}”: it cannot take “{action}”",
+    "只有{parties}可以{action}": "Only {parties} may take “{action}”",
+    "事件已在区级，不能再上报": "The case is already at district level", "事件已在社区级，不能再下派":
+        "The case is already at community level", "该事项不允许网格员自行处置": "This matter may not be self-handled",
+    "已有待审批的延期申请": "An extension request is already waiting", "没有待审批的延期申请":
+        "No extension request is waiting",
+    "该事件所在层级的调度员": "the dispatcher of the case's level", "区指挥中心调度员": "district dispatchers",
+    "承办人或其部门管理员": "the handler or their department admin", "事发网格的网格员": "the grid's worker",
+    "上报人": "the reporter", "领导或区指挥中心": "leaders or the district command centre",
+})
+# --- end cases ---
+
+
 def pick_language(request: Request, default: str) -> str:
     q = request.query_params.get("lang")
     if q in LANGS:
