@@ -69,6 +69,7 @@ lint: dev
 
 bench: dev
 	$(BIN)/python bench/locate.py
+	$(BIN)/python bench/calendar.py
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) var .pytest_cache

@@ -27,8 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
     from gridgov.notify.views import router as notify
+    from gridgov.open311.views import router as open311_api
     from gridgov.regions.views import router as regions_api
     from gridgov.web.views import router as pages
+    from gridgov.workcal.views import router as calendar_api
 
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -41,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_request_middleware(app)
-    for router in (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, pages):
+    routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
+               calendar_api, pages)  # pages last: their catch-alls must not shadow the API
+    for router in routers:
         app.include_router(router)
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

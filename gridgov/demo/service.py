@@ -103,6 +103,9 @@ class DemoBuilder:
 
         if created := build_demo_catalog(self.db):
             self.report.created["catalog_item"] = created
+        from gridgov.open311.service import ensure_demo_client
+
+        ensure_demo_client(self.db)  # key: demo-open311-key
         if self.db.get(MetaValue, "demo") is None:
             self.db.add(MetaValue(key="demo", value="1", counter=SEED))
         self.db.flush()

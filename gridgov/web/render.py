@@ -35,6 +35,7 @@ NAV = [  # (path, label, permission or None)
     ("/regions", "区划与网格", "regions.read"),
     ("/departments", "部门", "departments.read"),
     ("/admin/catalog", "事项清单", "catalog.read"),
+    ("/admin/calendar", "工作日历", "calendar.read"),
     ("/admin/users", "用户管理", "users.read"),
 ]
 

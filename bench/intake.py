@@ -1,0 +1,640 @@
+"""Case-intake load test: grid workers reporting cases through the API, against its ceiling.
+
+Scale and what is measured
+--------------------------
+`--clients` concurrent clients (default 16; asyncio tasks sharing one `httpx.AsyncClient` pool)
+run for `--seconds` (default 60, after `--warmup` seconds, default 5, that are not counted). Each
+client logs in once as its own grid worker (`wg` + grid code, password `demo-2026`, picked from
+`GET /api/v1/users?role=grid_worker` as `admin`), then repeats, until time is up:
+
+1. `GET /api/v1/grids/locate` for a random point inside its own grid (sampled from the polygon of
+   `GET /api/v1/regions/430203/grids.geojson`),
+2. `GET /api/v1/catalog/suggest?description=…`,
+3. `POST /api/v1/cases` with `{description, lon, lat, item_code}` and an `Idempotency-Key`; the
+   item code is left out of `--no-item-fraction` of them (default 0.3) so that the server suggests
+   the item itself, or sends the case to triage. The server routes, writes the case and its event
+   and queues the notifications (outbox) in the same transaction.
+
+Printed: cases/s (successful creates completed in the measured window, divided by its length),
+p50/p99/max latency in ms of the create (`POST /api/v1/cases`) and of the whole iteration
+(locate + suggest + create), requests/s, errors by request and status, and the CPU time the load
+generator, the server processes and their PostgreSQL backends used per case (read from /proc),
+since the load generator shares the machine with the server.
+
+The ceiling (`bench/ceiling_app.py`) is a bare FastAPI app, served by the same uvicorn with the
+same worker count, that only validates the same JSON and inserts it as one row in the same
+database. Its load is the same clients sending the same bodies, one POST per iteration. The
+default run measures both and prints them side by side with the ratio.
+
+Usage::
+
+    .venv/bin/python bench/intake.py --start                       # both, on a fresh database
+    .venv/bin/python bench/intake.py --start --clients 32 --workers 2 --seconds 60
+    .venv/bin/python bench/intake.py --start --no-ceiling          # GridGov only
+    .venv/bin/python bench/intake.py --start --ceiling             # the ceiling only
+    .venv/bin/python bench/intake.py --start --create-only         # GridGov sends only the POST, like the ceiling
+    .venv/bin/python bench/intake.py --url http://127.0.0.1:8000 --no-ceiling   # a running server
+
+`--start` creates a PostgreSQL database `gridgov_bench_<random>` on 127.0.0.1:5432 (user postgres),
+runs `gridgov migrate` and `gridgov demo` (GRIDGOV_DEMO_CASES=0) into it, serves it with
+`gridgov serve --port P --workers W` (GRIDGOV_WORKER_IN_PROCESS=false, so no background jobs
+compete), waits for /readyz, runs the load, stops the server, and then does the same with the
+ceiling app. The servers are stopped and the database dropped at the end, also on errors and
+Ctrl-C. Without `--start` the script runs against `--url` (and `--ceiling-url` for the ceiling).
+It only ever talks to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+ROOT = _HERE.parent
+# Run as a script, this file's folder is sys.path[0]; bench/calendar.py would then hide the standard
+# library's `calendar` (imported by http.cookiejar, email …): take the folder off, add the root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import atexit  # noqa: E402
+import contextlib  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import secrets  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+import httpx  # noqa: E402
+
+LOCAL = "127.0.0.1"
+PG_ADMIN_DSN = f"host={LOCAL} port=5432 user=postgres dbname=postgres"
+DEMO_PASSWORD = "demo-2026"
+DISTRICT = "430203"
+POINTS_PER_GRID = 64
+READY_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 30.0
+SETUP_TIMEOUT = 900.0  # migrate / demo
+
+
+# ----------------------------------------------------------------------------- clean-up
+
+
+class Cleanup:
+    """What this run started (databases, processes, folders), undone in reverse order exactly once:
+    at the end of `main`, on an exception, on Ctrl-C / SIGTERM (turned into SystemExit) and at exit."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        atexit.register(self.run)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    @staticmethod
+    def _on_signal(signum, _frame) -> None:
+        raise SystemExit(128 + signum)
+
+    def push(self, label: str, fn: Callable[[], None]) -> None:
+        self._undo.append((label, fn))
+
+    def run(self) -> None:
+        while self._undo:
+            label, fn = self._undo.pop()
+            try:
+                fn()
+            except Exception as exc:  # keep undoing the rest
+                print(f"clean-up: {label} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- databases and servers
+
+
+def pg_admin():
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+
+
+def create_database(cleanup: Cleanup, prefix: str = "gridgov_bench") -> tuple[str, str]:
+    """A fresh, empty PostgreSQL database; dropped by `cleanup`. Returns (name, SQLAlchemy URL)."""
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    with pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    cleanup.push(f"drop database {name}", lambda: drop_database(name))
+    return name, f"postgresql+psycopg://postgres@{LOCAL}:5432/{name}"
+
+
+def drop_database(name: str) -> None:
+    with pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def gridgov_command() -> list[str]:
+    script = Path(sys.executable).parent / "gridgov"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gridgov.cli"]
+
+
+def gridgov_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(GRIDGOV_DATABASE_URL=database_url, GRIDGOV_DEMO_CASES="0", GRIDGOV_WORKER_IN_PROCESS="false",
+               GRIDGOV_VAR_DIR=str(var_dir), **extra)
+    return env
+
+
+def run_step(args: list[str], env: dict[str, str], what: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SETUP_TIMEOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return time.perf_counter() - started
+
+
+def migrated_demo_database(cleanup: Cleanup, var_dir: Path) -> tuple[str, str]:
+    """A fresh database holding the demo district (no past cases): `gridgov migrate` + `gridgov demo`."""
+    name, url = create_database(cleanup)
+    env = gridgov_env(url, var_dir)
+    t_migrate = run_step([*gridgov_command(), "migrate"], env, "gridgov migrate")
+    t_demo = run_step([*gridgov_command(), "demo"], env, "gridgov demo")
+    print(f"database {name}: gridgov migrate {t_migrate:.1f} s, gridgov demo (GRIDGOV_DEMO_CASES=0) {t_demo:.1f} s")
+    return name, url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOCAL, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+
+    def stop(self) -> None:
+        """SIGTERM to the process group it leads (the server and its uvicorn workers), then SIGKILL."""
+        pgid = self.proc.pid  # started with start_new_session: its pid is its group's id
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # a worker left behind by its parent
+            os.killpg(pgid, signal.SIGKILL)
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+def start_server(cleanup: Cleanup, name: str, args: list[str], env: dict[str, str], port: int,
+                 log_path: Path) -> Server:
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = Server(name, proc, f"http://{LOCAL}:{port}", log_path)
+    cleanup.push(f"stop {name}", server.stop)
+    deadline = time.monotonic() + READY_TIMEOUT
+    with httpx.Client(timeout=5.0) as http:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                if http.get(f"{server.url}/readyz").status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} was not ready after {READY_TIMEOUT:.0f} s:\n{server.log_tail()}")
+            time.sleep(0.25)
+
+
+def start_gridgov(cleanup: Cleanup, database_url: str, var_dir: Path, workers: int, log_dir: Path) -> Server:
+    port = free_port()
+    args = [*gridgov_command(), "serve", "--host", LOCAL, "--port", str(port), "--workers", str(workers)]
+    return start_server(cleanup, "gridgov serve", args, gridgov_env(database_url, var_dir), port,
+                        log_dir / "gridgov-serve.log")
+
+
+def start_ceiling(cleanup: Cleanup, database_url: str, workers: int, log_dir: Path) -> Server:
+    port = free_port()
+    args = [sys.executable, str(_HERE / "ceiling_app.py"), "--port", str(port), "--workers", str(workers),
+            "--database-url", database_url]
+    return start_server(cleanup, "ceiling app", args, dict(os.environ), port, log_dir / "ceiling.log")
+
+
+# ----------------------------------------------------------------------------- CPU accounting
+
+
+def _cpu_seconds(pid: str) -> tuple[int, float] | None:
+    """(process group, user+system CPU seconds) of a process, from /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    # after "pid (comm) ": state ppid pgrp session … utime(12th) stime(13th)
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(server_pgid: int | None, database: str | None) -> dict[str, float]:
+    """CPU seconds used so far by the server's process group and by the PostgreSQL backends
+    serving `database` (their command line names it). Processes that ended are not counted."""
+    out = {"server": 0.0, "postgres": 0.0}
+    if server_pgid is None:
+        return out
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        got = _cpu_seconds(pid)
+        if got is None:
+            continue
+        pgrp, cpu = got
+        if pgrp == server_pgid:
+            out["server"] += cpu
+        elif database:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"postgres:") and f" {database} ".encode() in cmd:
+                out["postgres"] += cpu
+    return out
+
+
+# ----------------------------------------------------------------------------- the workload
+
+
+PLACES = ["路口", "小区门口", "菜市场旁", "公交站台", "学校附近", "河边步道", "商铺前", "停车场", "巷子里", "广场东侧"]
+DETAILS = ["请尽快处理", "已经持续两天", "影响行人通行", "居民多次反映", "存在安全隐患", "晚上尤其明显"]
+VAGUE = ["这里有个情况需要有人来看看", "现场情况比较复杂，说不清楚", "有群众聚集，原因不明"]
+
+
+@dataclass
+class GridWorker:
+    username: str
+    grid_code: str
+    grid_name: str
+    points: list[tuple[float, float]]
+
+
+@dataclass
+class Workload:
+    workers: list[GridWorker]
+    items: list[tuple[str, str]]  # (code, name)
+    no_item_fraction: float
+
+    def case(self, rng: random.Random, worker: GridWorker) -> tuple[dict, str]:
+        """(JSON body of a create, its description) for a random point of the worker's grid."""
+        lon, lat = rng.choice(worker.points)
+        code, name = rng.choice(self.items)
+        if rng.random() < self.no_item_fraction:
+            # No item: the server suggests one (most of these still name it) or sends it to triage.
+            text = rng.choice(VAGUE) if rng.random() < 0.15 else f"{rng.choice(PLACES)}{name}，{rng.choice(DETAILS)}"
+            return {"description": text, "lon": lon, "lat": lat}, text
+        text = f"{worker.grid_name}{rng.choice(PLACES)}{name}，{rng.choice(DETAILS)}"
+        return {"description": text, "lon": lon, "lat": lat, "item_code": code}, text
+
+
+def sample_points(geometry: dict, n: int, rng: random.Random) -> list[tuple[float, float]]:
+    """n uniform random points strictly inside a GeoJSON polygon (rejection sampling in its box)."""
+    import numpy as np
+    import shapely
+
+    poly = shapely.geometry.shape(geometry)
+    shapely.prepare(poly)
+    x0, y0, x1, y1 = poly.bounds
+    gen = np.random.default_rng(rng.getrandbits(32))
+    points: list[tuple[float, float]] = []
+    for _ in range(100):  # bounded: a grid is never that thin
+        xs, ys = gen.uniform(x0, x1, 4 * n), gen.uniform(y0, y1, 4 * n)
+        inside = shapely.contains_xy(poly, xs, ys)
+        points += [(round(float(x), 7), round(float(y), 7)) for x, y in zip(xs[inside], ys[inside], strict=True)]
+        if len(points) >= n:
+            return points[:n]
+    raise RuntimeError("could not sample points inside a grid")
+
+
+def login(http: httpx.Client, base: str, username: str) -> str:
+    r = http.post(f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def load_workload(base: str, clients: int, no_item_fraction: float, seed: int) -> Workload:
+    """Grid workers, their grids' polygons and the catalog, read from the API as `admin`."""
+    rng = random.Random(seed)
+    with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+        auth = {"Authorization": f"Bearer {login(http, base, 'admin')}"}
+        users = http.get(f"{base}/api/v1/users", params={"role": "grid_worker", "limit": 500}, headers=auth)
+        users.raise_for_status()
+        grids = http.get(f"{base}/api/v1/regions/{DISTRICT}/grids.geojson", headers=auth)
+        grids.raise_for_status()
+        items = http.get(f"{base}/api/v1/catalog/items", headers=auth)
+        items.raise_for_status()
+    polygons = {f["properties"]["code"]: f for f in grids.json()["features"] if f.get("geometry")}
+    people = sorted((u["username"], u["region"]["code"]) for u in users.json()["items"]
+                    if u["is_active"] and u["region"]["code"] in polygons)
+    if not people:
+        raise RuntimeError("no grid workers with a grid polygon: is the demo district loaded?")
+    chosen = rng.sample(people, k=min(clients, len(people)))
+    workers = [GridWorker(username, code, polygons[code]["properties"]["name"],
+                          sample_points(polygons[code]["geometry"], POINTS_PER_GRID, rng))
+               for username, code in chosen]
+    catalog = [(i["code"], i["name"]) for i in items.json() if i.get("active", True)]
+    return Workload(workers, catalog, no_item_fraction)
+
+
+# ----------------------------------------------------------------------------- the load
+
+
+@dataclass
+class Stats:
+    label: str
+    measured_s: float = 0.0
+    creates: int = 0
+    requests: int = 0
+    create_ms: list[float] = field(default_factory=list)
+    iteration_ms: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0
+    requests_per_iteration: int = 1
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Window:
+    start: float  # perf_counter: measuring starts (after warm-up)
+    end: float  # no iteration starts after this
+
+    def counts(self, t0: float, t_done: float) -> bool:
+        return t0 >= self.start and t_done <= self.end
+
+
+async def _call(http: httpx.AsyncClient, name: str, request, stats: Stats, counted: Callable[[], bool],
+                ok_status: tuple[int, ...] = (200,)) -> httpx.Response | None:
+    try:
+        r = await request
+    except httpx.HTTPError as exc:
+        if counted():
+            stats.errors[f"{name}: {type(exc).__name__}"] += 1
+        await asyncio.sleep(0.05)  # the server may be gone; do not spin
+        return None
+    if counted():
+        stats.requests += 1
+        if r.status_code not in ok_status:
+            stats.errors[f"{name}: HTTP {r.status_code}"] += 1
+    return r
+
+
+async def intake_client(http: httpx.AsyncClient, base: str, workload: Workload, worker: GridWorker, token: str,
+                        rng: random.Random, window: Window, stats: Stats, create_only: bool) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    while (t0 := time.perf_counter()) < window.end:
+        def counted(t0=t0) -> bool:
+            return t0 >= window.start
+
+        body, text = workload.case(rng, worker)
+        if not create_only:
+            located = await _call(http, "GET /grids/locate", http.get(
+                f"{base}/api/v1/grids/locate", params={"lon": body["lon"], "lat": body["lat"]}, headers=auth),
+                stats, counted)
+            if (located is not None and located.status_code == 200 and counted()
+                    and located.json()["grid"]["code"] != worker.grid_code):
+                stats.errors["GET /grids/locate: another grid"] += 1
+            await _call(http, "GET /catalog/suggest", http.get(
+                f"{base}/api/v1/catalog/suggest", params={"description": text}, headers=auth), stats, counted)
+        t1 = time.perf_counter()
+        created = await _call(http, "POST /cases", http.post(
+            f"{base}/api/v1/cases", json=body, headers={**auth, "Idempotency-Key": uuid.uuid4().hex}),
+            stats, counted, ok_status=(201,))
+        t2 = time.perf_counter()
+        if created is not None and created.status_code == 201 and window.counts(t0, t2):
+            stats.creates += 1
+            stats.create_ms.append((t2 - t1) * 1000)
+            stats.iteration_ms.append((t2 - t0) * 1000)
+
+
+async def ceiling_client(http: httpx.AsyncClient, base: str, workload: Workload, worker: GridWorker,
+                         rng: random.Random, window: Window, stats: Stats) -> None:
+    while (t0 := time.perf_counter()) < window.end:
+        def counted(t0=t0) -> bool:
+            return t0 >= window.start
+
+        body, _ = workload.case(rng, worker)
+        created = await _call(http, "POST /bench/cases", http.post(
+            f"{base}/bench/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}),
+            stats, counted, ok_status=(201,))
+        t1 = time.perf_counter()
+        if created is not None and created.status_code == 201 and window.counts(t0, t1):
+            stats.creates += 1
+            stats.create_ms.append((t1 - t0) * 1000)
+            stats.iteration_ms.append((t1 - t0) * 1000)
+
+
+async def run_load(kind: str, base: str, workload: Workload, clients: int, seconds: float, warmup: float,
+                   seed: int, server: Server | None, database: str | None, create_only: bool = False) -> Stats:
+    stats = Stats(label=kind, requests_per_iteration=3 if kind == "intake" and not create_only else 1)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT) as http:
+        tokens: list[str] = []
+        if kind == "intake":
+            # Log-ins are argon2-slow on purpose: done once, before the clock starts.
+            async def token_for(worker: GridWorker) -> str:
+                r = await http.post(f"{base}/api/v1/auth/token",
+                                    data={"username": worker.username, "password": DEMO_PASSWORD})
+                r.raise_for_status()
+                return r.json()["access_token"]
+
+            tokens = await asyncio.gather(*(token_for(workload.workers[i % len(workload.workers)])
+                                            for i in range(clients)))
+        now = time.perf_counter()
+        window = Window(start=now + warmup, end=now + warmup + seconds)
+        tasks = []
+        for i in range(clients):
+            worker = workload.workers[i % len(workload.workers)]
+            rng = random.Random(seed * 1000 + i)
+            if kind == "intake":
+                tasks.append(intake_client(http, base, workload, worker, tokens[i], rng, window, stats, create_only))
+            else:
+                tasks.append(ceiling_client(http, base, workload, worker, rng, window, stats))
+
+        async def measure() -> tuple[dict, float, dict, float]:
+            await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+            pgid = server.proc.pid if server else None
+            before = (cpu_snapshot(pgid, database), time.process_time())
+            await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
+            after = (cpu_snapshot(pgid, database), time.process_time())
+            return before[0], before[1], after[0], after[1]
+
+        *_, (cpu0, mine0, cpu1, mine1) = await asyncio.wait_for(asyncio.gather(*tasks, measure()),
+                                                                timeout=warmup + seconds + 2 * REQUEST_TIMEOUT)
+    stats.measured_s = seconds
+    stats.client_cpu_s = mine1 - mine0
+    stats.server_cpu_s = cpu1["server"] - cpu0["server"]
+    stats.postgres_cpu_s = cpu1["postgres"] - cpu0["postgres"]
+    return stats
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def rows_for(s: Stats) -> dict[str, str]:
+    def per_case(cpu: float) -> str:
+        return f"{1000 * cpu / s.creates:.1f} ms" if s.creates else "—"
+
+    errors = ", ".join(f"{k} ×{v}" for k, v in s.errors.most_common()) or "none"
+    return {
+        "requests per iteration": str(s.requests_per_iteration),
+        "cases created (measured)": f"{s.creates}",
+        "cases/s": f"{s.creates / s.measured_s:.1f}",
+        "create p50 ms": f"{percentile(s.create_ms, 50):.1f}",
+        "create p99 ms": f"{percentile(s.create_ms, 99):.1f}",
+        "create max ms": f"{max(s.create_ms, default=float('nan')):.1f}",
+        "iteration p50 ms": f"{percentile(s.iteration_ms, 50):.1f}",
+        "iteration p99 ms": f"{percentile(s.iteration_ms, 99):.1f}",
+        "requests/s": f"{s.requests / s.measured_s:.1f}",
+        "server CPU per case": per_case(s.server_cpu_s),
+        "postgres CPU per case": per_case(s.postgres_cpu_s),
+        "load generator CPU per case": per_case(s.client_cpu_s),
+        "server CPU (cores)": f"{s.server_cpu_s / s.measured_s:.2f}",
+        "postgres CPU (cores)": f"{s.postgres_cpu_s / s.measured_s:.2f}",
+        "load generator CPU (cores)": f"{s.client_cpu_s / s.measured_s:.2f}",
+        "errors": errors,
+    }
+
+
+def print_report(results: list[Stats]) -> None:
+    def title(s: Stats) -> str:
+        if s.label == "ceiling":
+            return "ceiling (insert only)"
+        return "GridGov intake" if s.requests_per_iteration == 3 else "GridGov create only"
+
+    tables = [rows_for(s) for s in results]
+    width = max(len(k) for k in tables[0])
+    print()
+    print(" " * width + "  " + "".join(f"{title(s):>24}" for s in results))
+    for key in tables[0]:
+        if key == "errors":
+            continue
+        print(f"{key:<{width}}  " + "".join(f"{t[key]:>24}" for t in tables))
+    for s, t in zip(results, tables, strict=True):
+        print(f"errors, {title(s)}: {t['errors']}")
+    by = {s.label: s for s in results}
+    if "intake" in by:
+        s = by["intake"]
+        rate, p99 = s.creates / s.measured_s, percentile(s.create_ms, 99)
+        met = rate >= 300 and p99 <= 150
+        print(f"aim ≥ 300 cases/s at create p99 ≤ 150 ms: {rate:.0f} cases/s, p99 {p99:.0f} ms → "
+              f"{'met' if met else 'NOT met'}")
+    if "intake" in by and "ceiling" in by and by["ceiling"].creates:
+        ratio = by["intake"].creates / by["ceiling"].creates
+        print(f"intake / ceiling throughput: {100 * ratio:.1f}% (aim ≥ 50%)")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def local_url(url: str, option: str) -> str:
+    host = urlsplit(url).hostname
+    if host not in (LOCAL, "localhost"):
+        raise SystemExit(f"{option} must point at {LOCAL} (got {url!r})")
+    return url.rstrip("/")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    p.add_argument("--seconds", type=float, default=60.0, help="measured seconds per run (default 60)")
+    p.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds first (default 5)")
+    p.add_argument("--url", default=f"http://{LOCAL}:8000", help="a running GridGov server (without --start)")
+    p.add_argument("--ceiling-url", default="", help="a running bench/ceiling_app.py (without --start)")
+    p.add_argument("--start", action="store_true", help="create a database and start the servers")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of both servers with --start (default 2)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--ceiling", action="store_true", help="run only the ceiling")
+    which.add_argument("--no-ceiling", action="store_true", help="run only GridGov")
+    p.add_argument("--create-only", action="store_true",
+                   help="GridGov iterations send only the POST /api/v1/cases (no locate, no suggest)")
+    p.add_argument("--no-item-fraction", type=float, default=0.3, help="creates without item_code (default 0.3)")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their folder is printed)")
+    args = p.parse_args()
+    if not (1 <= args.clients <= 200 and 0 < args.seconds <= 3600 and 0 <= args.warmup <= 600):
+        p.error("--clients 1..200, --seconds up to 3600, --warmup up to 600")
+    kinds = ["ceiling"] if args.ceiling else ["intake"] if args.no_ceiling else ["intake", "ceiling"]
+    url = local_url(args.url, "--url")
+    if not args.start and "ceiling" in kinds and not args.ceiling_url:
+        p.error("the ceiling needs --start or --ceiling-url (or pass --no-ceiling)")
+
+    cleanup = Cleanup()
+    tmp = Path(tempfile.mkdtemp(prefix="gridgov-bench-"))
+    cleanup.push(f"remove {tmp}", lambda: None if args.keep_logs else shutil.rmtree(tmp, ignore_errors=True))
+    try:
+        print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+              f"{args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up, "
+              f"{'uvicorn workers ' + str(args.workers) if args.start else 'servers already running'}")
+        results: list[Stats] = []
+        database = None
+        if args.start:
+            database, db_url = migrated_demo_database(cleanup, tmp / "var")
+            server = start_gridgov(cleanup, db_url, tmp / "var", args.workers, tmp)
+            url = server.url
+        else:
+            server = None
+        # The workload is read from GridGov, whichever runs: the ceiling gets the very same bodies.
+        workload = load_workload(url, args.clients, args.no_item_fraction, args.seed)
+        print(f"workload: {len(workload.workers)} grid workers, {len(workload.items)} catalog items, "
+              f"{POINTS_PER_GRID} points per grid")
+        if "intake" in kinds:
+            print(f"running GridGov intake against {url} …", flush=True)
+            results.append(asyncio.run(run_load("intake", url, workload, args.clients, args.seconds, args.warmup,
+                                                args.seed, server, database, args.create_only)))
+        if args.start:
+            server.stop()
+        if "ceiling" in kinds:
+            if args.start:
+                server = start_ceiling(cleanup, db_url, args.workers, tmp)
+                ceiling_url = server.url
+            else:
+                ceiling_url, server = local_url(args.ceiling_url, "--ceiling-url"), None
+            print(f"running the ceiling against {ceiling_url} …", flush=True)
+            results.append(asyncio.run(run_load("ceiling", ceiling_url, workload, args.clients, args.seconds,
+                                                args.warmup, args.seed, server, database)))
+            if server is not None:
+                server.stop()
+        print_report(results)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.keep_logs:
+            print(f"server logs kept in {tmp}")
+    finally:
+        cleanup.run()
+
+
+if __name__ == "__main__":
+    main()
