@@ -28,6 +28,8 @@ CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN = os.environ.get("GRIDGOV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
 DEMO_HISTORY = 40  # past cases in the test demo: enough to exercise the generator, quick to build
+# `gridgov demo` run through the CLI in tests builds the same small history, not the 3,000 of a real demo.
+os.environ.setdefault("GRIDGOV_DEMO_CASES", str(DEMO_HISTORY))
 _pg_state: dict[str, bool] = {}
 
 

@@ -354,6 +354,8 @@ def _effect_report_back(db, ctx, who, case, data, now):
 def _effect_request_extension(db, ctx, who, case, data, now):
     if not data.amount or data.amount <= 0:
         raise ValidationFailed({"amount": FieldProblem("必须大于 {limit}", limit=0)})
+    if case.deadline is not None and now > case.deadline:
+        raise ActionRefused("已超过办理期限，延期须在期限前申请")
     case.extension_requested = True
     notify_case(db, _dispatcher_ids(db, case), case, "extension", f"事件 {case.number} 申请延期：{data.comment}")
     return {"amount": data.amount, "unit": case.time_unit}

@@ -381,6 +381,7 @@ EN.update({
         "only JPEG, PNG, WebP or HEIC photos", "文件为空": "the file is empty",
     "请在地图上点选位置或使用定位": "click the map or use GPS to give the location",
     "没有名为 {action} 的操作": "There is no action called {action}",
+    "已超过办理期限，延期须在期限前申请": "The deadline has passed: an extension must be asked for before it",
     "事件当前状态为“{state}”，不能{action}": "The case is “{state}”: it cannot take “{action}”",
     "只有{parties}可以{action}": "Only {parties} may take “{action}”",
     "事件已在区级，不能再上报": "The case is already at district level", "事件已在社区级，不能再下派":
