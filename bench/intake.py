@@ -255,27 +255,31 @@ def _cpu_seconds(pid: str) -> tuple[int, float] | None:
     return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_snapshot(server_pgid: int | None, database: str | None) -> dict[str, float]:
-    """CPU seconds used so far by the server's process group and by the PostgreSQL backends
-    serving `database` (their command line names it). Processes that ended are not counted."""
-    out = {"server": 0.0, "postgres": 0.0}
+def server_cpu_seconds(server_pgid: int | None) -> float:
+    """CPU seconds used so far by the processes of the server's process group (uvicorn and its workers)."""
     if server_pgid is None:
-        return out
+        return 0.0
+    total = 0.0
     for pid in (p for p in os.listdir("/proc") if p.isdigit()):
         got = _cpu_seconds(pid)
-        if got is None:
-            continue
-        pgrp, cpu = got
-        if pgrp == server_pgid:
-            out["server"] += cpu
-        elif database:
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmd.startswith(b"postgres:") and f" {database} ".encode() in cmd:
-                out["postgres"] += cpu
-    return out
+        if got is not None and got[0] == server_pgid:
+            total += got[1]
+    return total
+
+
+PG_STATS = ("sessions", "active_time", "xact_commit", "xact_rollback")
+
+
+def pg_stats(database: str | None) -> dict[str, float]:
+    """The database's counters in pg_stat_database: connections opened (`sessions`), milliseconds its
+    backends spent running statements (`active_time`), transactions. PostgreSQL's own accounting, so it
+    also counts backends that came and went (short-lived pool overflow connections), which /proc cannot."""
+    if database is None:
+        return {}
+    with pg_admin() as conn:
+        row = conn.execute(f"SELECT {', '.join(PG_STATS)} FROM pg_stat_database WHERE datname = %s",
+                           (database,)).fetchone()
+    return dict(zip(PG_STATS, map(float, row), strict=True)) if row else {}
 
 
 # ----------------------------------------------------------------------------- the workload
@@ -375,7 +379,7 @@ class Stats:
     errors: Counter = field(default_factory=Counter)
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
-    postgres_cpu_s: float = 0.0
+    pg: dict[str, float] = field(default_factory=dict)  # pg_stat_database deltas over the window
     requests_per_iteration: int = 1
 
 
@@ -483,20 +487,19 @@ async def run_load(kind: str, base: str, workload: Workload, clients: int, secon
             else:
                 tasks.append(ceiling_client(http, base, workload, worker, rng, window, stats))
 
-        async def measure() -> tuple[dict, float, dict, float]:
+        async def measure() -> tuple[float, float, dict, float, float, dict]:
             await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
             pgid = server.proc.pid if server else None
-            before = (cpu_snapshot(pgid, database), time.process_time())
+            before = (server_cpu_seconds(pgid), time.process_time(), pg_stats(database))
             await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-            after = (cpu_snapshot(pgid, database), time.process_time())
-            return before[0], before[1], after[0], after[1]
+            return (*before, server_cpu_seconds(pgid), time.process_time(), pg_stats(database))
 
-        *_, (cpu0, mine0, cpu1, mine1) = await asyncio.wait_for(asyncio.gather(*tasks, measure()),
-                                                                timeout=warmup + seconds + 2 * REQUEST_TIMEOUT)
+        *_, (srv0, mine0, pg0, srv1, mine1, pg1) = await asyncio.wait_for(
+            asyncio.gather(*tasks, measure()), timeout=warmup + seconds + 2 * REQUEST_TIMEOUT)
     stats.measured_s = seconds
     stats.client_cpu_s = mine1 - mine0
-    stats.server_cpu_s = cpu1["server"] - cpu0["server"]
-    stats.postgres_cpu_s = cpu1["postgres"] - cpu0["postgres"]
+    stats.server_cpu_s = srv1 - srv0
+    stats.pg = {k: pg1[k] - pg0[k] for k in pg1 if k in pg0}
     return stats
 
 
@@ -519,11 +522,13 @@ def rows_for(s: Stats) -> dict[str, str]:
         "iteration p99 ms": f"{percentile(s.iteration_ms, 99):.1f}",
         "requests/s": f"{s.requests / s.measured_s:.1f}",
         "server CPU per case": per_case(s.server_cpu_s),
-        "postgres CPU per case": per_case(s.postgres_cpu_s),
         "load generator CPU per case": per_case(s.client_cpu_s),
         "server CPU (cores)": f"{s.server_cpu_s / s.measured_s:.2f}",
-        "postgres CPU (cores)": f"{s.postgres_cpu_s / s.measured_s:.2f}",
         "load generator CPU (cores)": f"{s.client_cpu_s / s.measured_s:.2f}",
+        "postgres active per case": per_case(s.pg["active_time"] / 1000) if s.pg else "—",
+        "postgres transactions per case": (f"{(s.pg['xact_commit'] + s.pg['xact_rollback']) / s.creates:.1f}"
+                                           if s.pg and s.creates else "—"),
+        "postgres connections opened": f"{s.pg['sessions']:.0f}" if s.pg else "—",
         "errors": errors,
     }
 

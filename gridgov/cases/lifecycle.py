@@ -33,7 +33,7 @@ LEVELS = ("community", "street", "district")
 # Who may act: each party is a test of the person against the case (see `is_party`).
 PARTY_LABELS = {
     "level_dispatcher": "该事件所在层级的调度员",
-    "district_dispatcher": "区指挥中心调度员",
+    "district_dispatcher": "区指挥中心",
     "handler": "承办人或其部门管理员",
     "grid_worker": "事发网格的网格员",
     "reporter": "上报人",

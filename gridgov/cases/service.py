@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
@@ -225,19 +224,18 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
         raise ValidationFailed({"comment": FieldProblem("{action}需要填写说明", action=action.label)})
     now = now or utcnow()
     before = case.state
-    extra = EFFECTS[name](db, ctx, who, case, data, now)
-    if action.target is not None and case.state == before:
-        case.state = action.target
-    if case.state != before and name not in ("defer", "resume"):  # a pause keeps its step
-        item = db.get(CatalogItem, case.item_id) if case.item_id else None
-        clock.start_step(case, item, ctx.calendar(db), now)
-    if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:
-        case.closed_at = now
-    _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {}, now)
-    try:
-        db.flush()
-    except StaleDataError:
-        raise Conflict("事件已被他人同时更新，请刷新后重试", code="version_conflict") from None
+    # One action, one UPDATE: the queries effects make must not flush half a change.
+    with db.no_autoflush:
+        extra = EFFECTS[name](db, ctx, who, case, data, now)
+        if action.target is not None and case.state == before:
+            case.state = action.target
+        if case.state != before and name not in ("defer", "resume"):  # a pause keeps its step
+            item = db.get(CatalogItem, case.item_id) if case.item_id else None
+            clock.start_step(case, item, ctx.calendar(db), now)
+        if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:
+            case.closed_at = now
+        _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {}, now)
+    db.flush()  # a concurrent update surfaces here (or earlier) as StaleDataError → 409
     return case
 
 

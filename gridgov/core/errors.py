@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridgov.core.i18n import translate
@@ -183,6 +184,12 @@ def install_error_handlers(app: FastAPI) -> None:
             err = AppError(str(exc.detail), code="http_error")
             err.status = exc.status_code
         return respond(request, err.status, err.body(lang))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError):
+        # Optimistic concurrency: whoever flushed second lost; tell them, never lose the update.
+        err = Conflict("记录已被他人同时更新，请刷新后重试", code="version_conflict")
+        return respond(request, err.status, err.body(lang_of(request)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

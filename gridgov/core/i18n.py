@@ -381,6 +381,7 @@ EN.update({
         "only JPEG, PNG, WebP or HEIC photos", "文件为空": "the file is empty",
     "请在地图上点选位置或使用定位": "click the map or use GPS to give the location",
     "没有名为 {action} 的操作": "There is no action called {action}",
+    "记录已被他人同时更新，请刷新后重试": "Someone changed this record at the same moment; reload and try again",
     "已超过办理期限，延期须在期限前申请": "The deadline has passed: an extension must be asked for before it",
     "事件当前状态为“{state}”，不能{action}": "The case is “{state}”: it cannot take “{action}”",
     "只有{parties}可以{action}": "Only {parties} may take “{action}”",
@@ -388,7 +389,7 @@ EN.update({
         "The case is already at community level", "该事项不允许网格员自行处置": "This matter may not be self-handled",
     "已有待审批的延期申请": "An extension request is already waiting", "没有待审批的延期申请":
         "No extension request is waiting",
-    "该事件所在层级的调度员": "the dispatcher of the case's level", "区指挥中心调度员": "district dispatchers",
+    "该事件所在层级的调度员": "the dispatcher of the case's level", "区指挥中心": "the district command centre",
     "承办人或其部门管理员": "the handler or their department admin", "事发网格的网格员": "the grid's worker",
     "上报人": "the reporter", "领导或区指挥中心": "leaders or the district command centre",
 })
