@@ -1,19 +1,16 @@
 """Catalog fixtures: a database of our own per backend (demo district + demo catalog, built with
-the real builders) and an app on it with the catalog router included, so these tests do not
-depend on how the main app is wired. Tests that add records remove them again: the 150-item
+the real builders) and an app on it. Tests that add records remove them again: the 150-item
 count is checked at the end of the session's other catalog tests too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gridgov.accounts import roles
 from gridgov.accounts.access import Principal
 from gridgov.core.db import make_engine, make_sessionmaker
 from tests.conftest import migrated, settings_for
@@ -24,16 +21,6 @@ ADMIN = Principal(user_id=0, username="tests", display_name="测试", role="admi
 WORKER = Principal(user_id=0, username="tests-wg", display_name="测试", role="grid_worker",
                    region_code="43020300100101", region_path="/430200/430203/430203001/430203001001/43020300100101/",
                    department_id=None)
-
-
-@pytest.fixture(autouse=True)
-def admin_manages_catalog(monkeypatch):
-    """The admin role holds catalog.manage (added to gridgov/accounts/roles.py when the catalog is
-    wired in); until then it is granted here, for these tests only."""
-    role = roles.ROLES["admin"]
-    if "catalog.manage" not in role.permissions:
-        monkeypatch.setitem(roles.ROLES, "admin",
-                            dataclasses.replace(role, permissions=role.permissions | {"catalog.manage"}))
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +56,8 @@ def db(catalog_sessions):
 @pytest.fixture(scope="session")
 def catalog_app(catalog_url, tmp_path_factory):
     from gridgov.app import create_app
-    from gridgov.catalog.views import router
 
     app = create_app(settings_for(catalog_url, tmp_path_factory.mktemp("catalog-var")))
-    if not any(getattr(r, "path", None) == "/api/v1/catalog/items" for r in app.routes):
-        app.include_router(router)
     yield app
     app.state.engine.dispose()
 

@@ -18,7 +18,6 @@ from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.core.db import utcnow
 from gridgov.notify.models import InboxItem, OutboxMessage
-from gridgov.notify.views import router
 from tests.conftest import settings_for
 
 PASSWORD = "Passw0rd-2026"
@@ -35,8 +34,6 @@ def notify_app(demo_url, tmp_path_factory):
     settings = settings_for(demo_url, tmp_path_factory.mktemp("notify")).model_copy(
         update={"worker_in_process": False})
     application = create_app(settings)
-    if not any(getattr(r, "path", "") == "/api/v1/inbox" for r in application.routes):
-        application.include_router(router)
     yield application
     application.state.engine.dispose()
 

@@ -5,14 +5,13 @@ and clear them before and after."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 
 from gridgov.accounts.roles import ROLES
 from gridgov.workcal import service
-from gridgov.workcal.views import PERMISSION, router
+from gridgov.workcal.views import PERMISSION
 from tests.web.test_pages import PAGE_HEADERS, login
 
 YEARS = (2093, 2094, 2095)
@@ -21,13 +20,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def api(app, client, sessions, monkeypatch):
-    """The app with the calendar router (once, until it is wired into create_app) and admins
-    holding calendar.manage (until roles.py grants it)."""
-    if not any(getattr(r, "path", None) == "/api/v1/calendar/{year}" for r in app.routes):
-        app.include_router(router)
-    admin = ROLES["admin"]
-    if PERMISSION not in admin.permissions:
-        monkeypatch.setitem(ROLES, "admin", dataclasses.replace(admin, permissions=admin.permissions | {PERMISSION}))
+    """The app, with the test years cleared before and after."""
+    assert PERMISSION in ROLES["admin"].permissions
 
     def clear() -> None:
         with sessions() as db:
