@@ -1,0 +1,112 @@
+"""Case pages through the real app: lists and their Excel export, the console's rows and its
+server-sent events, the report form with its suggestions, the case page's actions."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import httpx
+from openpyxl import load_workbook
+
+from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+from tests.web.test_pages import PAGE_HEADERS, login
+
+
+def test_case_list_filters_and_exports_what_it_shows(client, auth, sessions):
+    lon, lat = point_in(sessions, GRID)
+    r = client.post("/api/v1/cases", json={"description": "导出测试：人行道破损", "lon": lon, "lat": lat,
+                                           "item_code": item_at(sessions, "district").code}, headers=auth(WORKER))
+    number = r.json()["number"]
+    login(client, "dispatcher")
+    page = client.get("/cases", params={"q": "导出测试", "state": "reported"}, headers=PAGE_HEADERS)
+    assert page.status_code == 200 and number in page.text
+    none = client.get("/cases", params={"q": "导出测试", "state": "closed"}, headers=PAGE_HEADERS)
+    assert number not in none.text and "暂无数据" in none.text
+    x = client.get("/cases/export.xlsx", params={"q": "导出测试", "state": "reported"})
+    assert x.status_code == 200
+    assert x.headers["content-type"].startswith("application/vnd.openxmlformats")
+    ws = load_workbook(io.BytesIO(x.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:3] == ("事件编号", "状态", "时限")
+    assert [r[0] for r in rows[1:]] == [number]
+    assert rows[1][1] == "待受理"
+
+
+def test_grid_worker_and_handler_tabs(client, auth, sessions):
+    login(client, WORKER)
+    page = client.get("/cases", headers=PAGE_HEADERS)
+    assert "我上报的" in page.text and "待我核查" in page.text
+    login(client, "bmcgj01")
+    page = client.get("/cases", headers=PAGE_HEADERS)
+    assert "待签收" in page.text and "已超时" in page.text
+
+
+def test_console_rows_follow_the_filters(client, auth, sessions):
+    login(client, "jd430203003")
+    page = client.get("/console", headers=PAGE_HEADERS)
+    assert page.status_code == 200 and 'id="case-map"' in page.text
+    rows = client.get("/console/rows", params={"light": "red"}, headers=PAGE_HEADERS)
+    assert rows.status_code == 200
+    assert "light-green" not in rows.text and "light-yellow" not in rows.text
+    login(client, WORKER)
+    assert client.get("/console", headers=PAGE_HEADERS).status_code == 200  # a grid worker may view it too
+    assert "调度台" not in client.get("/", headers=PAGE_HEADERS).text.split("<main")[0]  # but it is not in their menu
+
+
+def test_report_form_suggests_matters_and_warns_of_duplicates(client, auth, sessions):
+    item = item_at(sessions, "district")
+    lon, lat = point_in(sessions, GRID)
+    client.post("/api/v1/cases", json={"description": "重复提醒测试", "lon": lon, "lat": lat, "item_code": item.code},
+                headers=auth(WORKER))
+    login(client, WORKER)
+    partial = client.get("/cases/suggest", params={"description": "小区门口有一堆垃圾没人清理"}, headers=PAGE_HEADERS)
+    assert "建议事项" in partial.text and "%" in partial.text
+    near = client.get("/cases/suggest", params={"description": "同一个问题", "lon": lon + 0.0001, "lat": lat,
+                                                "item_code": item.code}, headers=PAGE_HEADERS)
+    assert 'data-testid="duplicates"' in near.text
+
+
+def test_a_refused_page_action_shows_the_reason(client, auth, sessions):
+    lon, lat = point_in(sessions, GRID)
+    case = client.post("/api/v1/cases", json={"description": "页面操作测试", "lon": lon, "lat": lat,
+                                              "item_code": item_at(sessions, "district").code},
+                       headers=auth(WORKER)).json()
+    login(client, "dispatcher")
+    page = client.get(f"/cases/{case['id']}", headers=PAGE_HEADERS)
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(f"/cases/{case['id']}/act/void", data={"csrf_token": token, "version": case["version"]},
+                    headers=PAGE_HEADERS)
+    assert r.status_code == 422
+    assert "作废需要填写说明" in r.text
+    r = client.post(f"/cases/{case['id']}/act/void", data={"csrf_token": token, "version": case["version"],
+                                                           "comment": "重复上报"},
+                    headers=PAGE_HEADERS, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_console_stream_announces_a_new_case(live_server, sessions):
+    """Server-sent events on a real port: a case created elsewhere makes the console refresh."""
+    with httpx.Client(base_url=live_server, timeout=10) as web:
+        token = web.post("/api/v1/auth/token", data={"username": "dispatcher", "password": "demo-2026"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        worker = web.post("/api/v1/auth/token", data={"username": WORKER, "password": "demo-2026"}).json()
+        lon, lat = point_in(sessions, GRID)
+        seen: list[str] = []
+
+        def create_soon():
+            time.sleep(1.0)
+            web.post("/api/v1/cases", json={"description": "实时推送测试", "lon": lon, "lat": lat},
+                     headers={"Authorization": f"Bearer {worker['access_token']}"})
+
+        threading.Thread(target=create_soon, daemon=True).start()
+        deadline = time.monotonic() + 15
+        with web.stream("GET", "/console/stream", headers=headers) as stream:
+            for line in stream.iter_lines():
+                seen.append(line)
+                if line.startswith("event: changed") or time.monotonic() > deadline:
+                    break
+        assert "event: changed" in seen
