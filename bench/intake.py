@@ -17,9 +17,15 @@ client logs in once as its own grid worker (`wg` + grid code, password `demo-202
 
 Printed: cases/s (successful creates completed in the measured window, divided by its length),
 p50/p99/max latency in ms of the create (`POST /api/v1/cases`) and of the whole iteration
-(locate + suggest + create), requests/s, errors by request and status, and the CPU time the load
-generator, the server processes and their PostgreSQL backends used per case (read from /proc),
-since the load generator shares the machine with the server.
+(locate + suggest + create), requests/s, errors by request and status, the CPU time the load
+generator and the server processes used per case (from /proc: the load generator shares the
+machine with the server), and, from pg_stat_database, the time PostgreSQL spent running statements
+per case, transactions per case and the connections opened during the window. `--create-only`
+leaves out the locate and suggest requests, for a one-POST-to-one-POST comparison with the ceiling.
+
+Note: with more than about 30 concurrent requests in one uvicorn worker, GridGov's connection pool
+(10 + 20 overflow) runs out, and since the bearer-token check runs on the event loop, the worker
+stalls until the pool's 30 s timeout: such runs report timeouts rather than a throughput.
 
 The ceiling (`bench/ceiling_app.py`) is a bare FastAPI app, served by the same uvicorn with the
 same worker count, that only validates the same JSON and inserts it as one row in the same
@@ -503,8 +509,8 @@ async def run_load(kind: str, base: str, workload: Workload, clients: int, secon
             await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
             return (*before, server_cpu_seconds(pgid), time.process_time(), pg_stats(database))
 
-        *_, (srv0, mine0, pg0, srv1, mine1, pg1) = await asyncio.wait_for(
-            asyncio.gather(*tasks, measure()), timeout=warmup + seconds + 2 * REQUEST_TIMEOUT)
+        async with asyncio.timeout(warmup + seconds + 2 * REQUEST_TIMEOUT):  # bounded, whatever the server does
+            *_, (srv0, mine0, pg0, srv1, mine1, pg1) = await asyncio.gather(*tasks, measure())
     stats.measured_s = seconds
     stats.client_cpu_s = mine1 - mine0
     stats.server_cpu_s = srv1 - srv0
@@ -655,4 +661,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # main's `finally` has already cleaned up
+        sys.exit("interrupted; the databases and processes this run started are gone")

@@ -22,7 +22,7 @@ each committed) at `now` =
   (a) T0 — nothing to change (the steady state of every minute),
   (b) T1 — the realistic 0.1% change (1,000 cases: updates, case events, notifications),
   (c) T2 — 1% change (10,000 cases),
-  (d) T2 again — nothing to change, with 11% more lights already yellow/red,
+  (d) T2 again — nothing to change, with 1.1% more lights yellow or red than at (a),
 
 and prints seconds per sweep, with the two claim queries timed on their own just before it (same
 `now`, in a transaction that is rolled back) so the cost of finding the cases and the cost of
@@ -423,4 +423,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # main's `finally` has already cleaned up
+        sys.exit("interrupted; the databases and processes this run started are gone")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.core.db import Base, UTCDateTime, utcnow
@@ -56,10 +56,17 @@ class Case(Base):
     satisfaction: Mapped[str] = mapped_column(String(20), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+    # The sweep's two questions, answered from small partial indexes however many cases are open.
+    __table_args__ = (
+        Index("ix_cases_due_red", "deadline", postgresql_where=text("light <> 'red' AND paused_at IS NULL"),
+              sqlite_where=text("light <> 'red' AND paused_at IS NULL")),
+        Index("ix_cases_due_yellow", "warn_at", postgresql_where=text("light = 'green' AND paused_at IS NULL"),
+              sqlite_where=text("light = 'green' AND paused_at IS NULL")),
+    )
 
 
 class CaseEvent(Base):

@@ -450,11 +450,9 @@ def _grid_worker_ids(db: Session, case: Case) -> list[int]:
 
 
 def holder_ids(db: Session, case: Case) -> list[int]:
-    if case.state in ("dispatched", "handling") and case.handler_id:
-        return [case.handler_id]
-    if case.state == "handled":
-        return _grid_worker_ids(db, case)
-    return _dispatcher_ids(db, case)
+    from gridgov.cases.sweep import holders_of
+
+    return holders_of(db, [case])[case.id]
 
 
 def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:

@@ -14,9 +14,12 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gridgov.cases.lifecycle import STATES
+from gridgov.accounts.models import User
+from gridgov.cases.lifecycle import LEVEL_ROLE, STATES, region_at_level
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.core.db import utcnow
+from gridgov.notify.models import OutboxMessage
+from gridgov.regions.models import Region
 
 TIMED = [s for s, (_, step) in STATES.items() if step is not None]
 BATCH = 5_000
@@ -31,9 +34,11 @@ class SweepReport:
         return bool(self.yellow or self.red)
 
 
-def _claim(db: Session, condition, limit: int) -> list[int]:
-    q = (select(Case.id).where(condition, Case.state.in_(TIMED), Case.paused_at.is_(None))
-         .order_by(Case.id).limit(limit))
+def _claim(db: Session, condition, order_by, limit: int) -> list[int]:
+    # The condition matches a partial index (ix_cases_due_red / ix_cases_due_yellow) and the
+    # order follows it, so a sweep with nothing due reads nothing.
+    q = (select(Case.id).where(condition, Case.paused_at.is_(None), Case.state.in_(TIMED))
+         .order_by(order_by).limit(limit))
     if db.bind.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     return list(db.scalars(q))
@@ -41,35 +46,73 @@ def _claim(db: Session, condition, limit: int) -> list[int]:
 
 def sweep_lights(db: Session, now: datetime | None = None, limit: int = BATCH) -> SweepReport:
     """One pass; the caller commits. Call again while it reports a full batch."""
-    from gridgov.cases.service import holder_ids, notify_case
-
     now = now or utcnow()
     report = SweepReport()
-    report.red = _claim(db, (Case.light != "red") & (Case.deadline <= now), limit)
-    report.yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now), limit)
+    report.red = _claim(db, (Case.light != "red") & (Case.deadline <= now), Case.deadline, limit)
+    report.yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now),
+                           Case.warn_at, limit)
+    changed = report.red + report.yellow
+    if not changed:
+        return report
+    carded: set[int] = set()
     if report.red:
         db.execute(update(Case).where(Case.id.in_(report.red)).values(light="red"),
                    execution_options={"synchronize_session": False})
         # A red case without a stronger card gets 黄牌督办 automatically.
-        carded = list(db.scalars(select(Case.id).where(Case.id.in_(report.red), Case.supervision.in_(["", "normal"]))))
+        carded = set(db.scalars(select(Case.id).where(Case.id.in_(report.red), Case.supervision.in_(["", "normal"]))))
         if carded:
             db.execute(update(Case).where(Case.id.in_(carded)).values(supervision="yellow"),
                        execution_options={"synchronize_session": False})
-        rows = db.execute(select(Case.id, Case.state).where(Case.id.in_(report.red))).all()
-        db.execute(insert(CaseEvent), [
-            {"case_id": cid, "actor_id": None, "action": "overdue", "from_state": state, "to_state": state,
-             "comment": "已超时（红灯）" + ("，自动黄牌督办" if cid in set(carded) else ""),
-             "data": {"light": "red", "auto_supervision": cid in set(carded)}, "created_at": now}
-            for cid, state in rows])
     if report.yellow:
         db.execute(update(Case).where(Case.id.in_(report.yellow)).values(light="yellow"),
                    execution_options={"synchronize_session": False})
-    for cid in report.red + report.yellow:
-        case = db.get(Case, cid)
-        db.refresh(case)
-        word = "已超时" if case.light == "red" else "即将超时（已用 80% 时限）"
-        notify_case(db, holder_ids(db, case), case, f"light_{case.light}", f"事件 {case.number} {word}")
+    cases = list(db.scalars(select(Case).where(Case.id.in_(changed)).execution_options(populate_existing=True)))
+    if report.red:
+        db.execute(insert(CaseEvent), [
+            {"case_id": c.id, "actor_id": None, "action": "overdue", "from_state": c.state, "to_state": c.state,
+             "comment": "已超时（红灯）" + ("，自动黄牌督办" if c.id in carded else ""),
+             "data": {"light": "red", "auto_supervision": c.id in carded}, "created_at": now}
+            for c in cases if c.light == "red"])
+    holders = holders_of(db, cases)
+    messages = []
+    for c in cases:
+        word = "已超时" if c.light == "red" else "即将超时（已用 80% 时限）"
+        messages += [{"topic": f"case.light_{c.light}", "channel": "inbox", "user_id": uid,
+                      "title": f"事件 {c.number} {word}", "body": c.description[:200], "link": f"/cases/{c.id}",
+                      "payload": {"case_id": c.id, "number": c.number, "state": c.state}, "status": "pending",
+                      "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now}
+                     for uid in holders.get(c.id, [])]
+    if messages:
+        db.execute(insert(OutboxMessage), messages)  # the same outbox rows notify() writes, in one statement
     return report
+
+
+def holders_of(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+    """Who holds each case, in two queries for the whole batch (see service.holder_ids)."""
+    out: dict[int, list[int]] = {}
+    grids = {c.grid_code for c in cases if c.state == "handled"}
+    workers: dict[str, list[int]] = {}
+    if grids:
+        for uid, grid in db.execute(select(User.id, User.region_code).where(
+                User.role == "grid_worker", User.is_active.is_(True), User.region_code.in_(grids))):
+            workers.setdefault(grid, []).append(uid)
+    wanted = {(LEVEL_ROLE[c.level], region_at_level(c.region_path, c.level)) for c in cases
+              if c.state not in ("dispatched", "handling", "handled") or not c.handler_id}
+    dispatchers: dict[tuple[str, str], list[int]] = {}
+    if wanted:
+        q = (select(User.id, User.role, Region.path).join(Region, Region.code == User.region_code)
+             .where(User.is_active.is_(True), User.role.in_({r for r, _ in wanted}),
+                    Region.path.in_({p for _, p in wanted})))
+        for uid, role, path in db.execute(q):
+            dispatchers.setdefault((role, path), []).append(uid)
+    for c in cases:
+        if c.state in ("dispatched", "handling") and c.handler_id:
+            out[c.id] = [c.handler_id]
+        elif c.state == "handled":
+            out[c.id] = workers.get(c.grid_code, [])
+        else:
+            out[c.id] = dispatchers.get((LEVEL_ROLE[c.level], region_at_level(c.region_path, c.level)), [])
+    return out
 
 
 def sweep_until_done(sessions, now: datetime | None = None) -> SweepReport:

@@ -63,7 +63,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # As many pooled connections as request threads (anyio's default is 40), so a burst does not
+    # open and close connections. Pre-ping costs a round trip per checkout and survives a restarted server.
+    return create_engine(url, pool_size=40, max_overflow=10, pool_recycle=1800, pool_pre_ping=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.service import principal_of, user_for_token
@@ -54,12 +55,13 @@ async def optional_principal(request: Request, db: DB) -> Principal | None:
     principal = None
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        user = user_for_token(db, auth[7:].strip(), "bearer")
+        # A blocking query must not run on the event loop: it would stall every other request.
+        user = await run_in_threadpool(user_for_token, db, auth[7:].strip(), "bearer")
         if user is None:
             raise NotAuthenticated()
         principal = principal_of(user)
     elif raw := request.cookies.get(SESSION_COOKIE):
-        user = user_for_token(db, raw, "session")
+        user = await run_in_threadpool(user_for_token, db, raw, "session")
         if user is not None:
             principal = principal_of(user)
             # Cookies ride along on cross-site requests; bearer tokens do not.
