@@ -246,8 +246,9 @@ def claim_seconds(sessions, now: datetime) -> tuple[float, int, int]:
 
     with sessions() as db:
         started = time.perf_counter()
-        red = _claim(db, (Case.light != "red") & (Case.deadline <= now), BATCH)
-        yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now), BATCH)
+        red = _claim(db, (Case.light != "red") & (Case.deadline <= now), Case.deadline, BATCH)
+        yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now), Case.warn_at,
+                        BATCH)
         seconds = time.perf_counter() - started
         db.rollback()
     return seconds, len(red), len(yellow)
