@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
-from gridgov.cases import clock
-from gridgov.cases.lifecycle import ACTIONS, LEVEL_ROLE, LEVELS, OPEN_STATES, STATES, CaseView, refusal, region_at_level
+from gridgov.cases import clock, holders
+from gridgov.cases.lifecycle import ACTIONS, LEVELS, OPEN_STATES, STATES, CaseView, refusal
 from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
 from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
@@ -435,24 +435,15 @@ EFFECTS = {
 # --- who holds a case, and telling them ---
 
 def _dispatcher_ids(db: Session, case: Case) -> list[int]:
-    from gridgov.regions.models import Region
-
-    path = region_at_level(case.region_path, case.level)
-    q = (select(User.id).join(Region, Region.code == User.region_code)
-         .where(User.role == LEVEL_ROLE[case.level], User.is_active.is_(True), Region.path == path))
-    return list(db.scalars(q))
+    return holders.dispatchers(db, [case])[case.id]
 
 
 def _grid_worker_ids(db: Session, case: Case) -> list[int]:
-    q = select(User.id).where(User.role == "grid_worker", User.region_code == case.grid_code,
-                              User.is_active.is_(True))
-    return list(db.scalars(q))
+    return holders.grid_workers(db, [case])[case.id]
 
 
 def holder_ids(db: Session, case: Case) -> list[int]:
-    from gridgov.cases.sweep import holders_of
-
-    return holders_of(db, [case])[case.id]
+    return holders.holders(db, [case])[case.id]
 
 
 def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title: str) -> None:

@@ -14,12 +14,11 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gridgov.accounts.models import User
-from gridgov.cases.lifecycle import LEVEL_ROLE, STATES, region_at_level
+from gridgov.cases.holders import holders as holders_for
+from gridgov.cases.lifecycle import STATES
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.core.db import utcnow
 from gridgov.notify.models import OutboxMessage
-from gridgov.regions.models import Region
 
 TIMED = [s for s, (_, step) in STATES.items() if step is not None]
 BATCH = 5_000
@@ -73,7 +72,7 @@ def sweep_lights(db: Session, now: datetime | None = None, limit: int = BATCH) -
              "comment": "已超时（红灯）" + ("，自动黄牌督办" if c.id in carded else ""),
              "data": {"light": "red", "auto_supervision": c.id in carded}, "created_at": now}
             for c in cases if c.light == "red"])
-    holders = holders_of(db, cases)
+    holders = holders_for(db, cases)
     messages = []
     for c in cases:
         word = "已超时" if c.light == "red" else "即将超时（已用 80% 时限）"
@@ -85,34 +84,6 @@ def sweep_lights(db: Session, now: datetime | None = None, limit: int = BATCH) -
     if messages:
         db.execute(insert(OutboxMessage), messages)  # the same outbox rows notify() writes, in one statement
     return report
-
-
-def holders_of(db: Session, cases: list[Case]) -> dict[int, list[int]]:
-    """Who holds each case, in two queries for the whole batch (see service.holder_ids)."""
-    out: dict[int, list[int]] = {}
-    grids = {c.grid_code for c in cases if c.state == "handled"}
-    workers: dict[str, list[int]] = {}
-    if grids:
-        for uid, grid in db.execute(select(User.id, User.region_code).where(
-                User.role == "grid_worker", User.is_active.is_(True), User.region_code.in_(grids))):
-            workers.setdefault(grid, []).append(uid)
-    wanted = {(LEVEL_ROLE[c.level], region_at_level(c.region_path, c.level)) for c in cases
-              if c.state not in ("dispatched", "handling", "handled") or not c.handler_id}
-    dispatchers: dict[tuple[str, str], list[int]] = {}
-    if wanted:
-        q = (select(User.id, User.role, Region.path).join(Region, Region.code == User.region_code)
-             .where(User.is_active.is_(True), User.role.in_({r for r, _ in wanted}),
-                    Region.path.in_({p for _, p in wanted})))
-        for uid, role, path in db.execute(q):
-            dispatchers.setdefault((role, path), []).append(uid)
-    for c in cases:
-        if c.state in ("dispatched", "handling") and c.handler_id:
-            out[c.id] = [c.handler_id]
-        elif c.state == "handled":
-            out[c.id] = workers.get(c.grid_code, [])
-        else:
-            out[c.id] = dispatchers.get((LEVEL_ROLE[c.level], region_at_level(c.region_path, c.level)), [])
-    return out
 
 
 def sweep_until_done(sessions, now: datetime | None = None) -> SweepReport:

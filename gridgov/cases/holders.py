@@ -1,0 +1,52 @@
+"""Who holds a case — the people a change is announced to — for one case or a whole batch,
+in at most two queries either way."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridgov.accounts.models import User
+from gridgov.cases.lifecycle import LEVEL_ROLE, region_at_level
+from gridgov.cases.models import Case
+from gridgov.regions.models import Region
+
+
+def _desk(case: Case) -> tuple[str, str]:
+    """The dispatcher role and region path at the case's current level."""
+    return LEVEL_ROLE[case.level], region_at_level(case.region_path, case.level)
+
+
+def dispatchers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+    wanted = {_desk(c) for c in cases}
+    found: dict[tuple[str, str], list[int]] = {}
+    if wanted:
+        q = (select(User.id, User.role, Region.path).join(Region, Region.code == User.region_code)
+             .where(User.is_active.is_(True), User.role.in_({r for r, _ in wanted}),
+                    Region.path.in_({p for _, p in wanted})).order_by(User.id))
+        for uid, role, path in db.execute(q):
+            found.setdefault((role, path), []).append(uid)
+    return {c.id: found.get(_desk(c), []) for c in cases}
+
+
+def grid_workers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+    grids = {c.grid_code for c in cases}
+    found: dict[str, list[int]] = {}
+    if grids:
+        q = (select(User.id, User.region_code).where(User.role == "grid_worker", User.is_active.is_(True),
+                                                     User.region_code.in_(grids)).order_by(User.id))
+        for uid, grid in db.execute(q):
+            found.setdefault(grid, []).append(uid)
+    return {c.id: found.get(c.grid_code, []) for c in cases}
+
+
+def holders(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+    """The handler while a department has the case, the grid worker while it waits for
+    verification, otherwise the dispatchers of its level."""
+    with_handler = [c for c in cases if c.state in ("dispatched", "handling") and c.handler_id]
+    to_verify = [c for c in cases if c.state == "handled"]
+    taken = {c.id for c in with_handler + to_verify}
+    out = {c.id: [c.handler_id] for c in with_handler}
+    out.update(grid_workers(db, to_verify))
+    out.update(dispatchers(db, [c for c in cases if c.id not in taken]))
+    return out
