@@ -101,11 +101,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
 
 def patch_uvicorn_nodelay() -> None:
-    """Benchmark experiment, for this process only: with `workers > 1`, uvicorn (0.54) binds the
+    """Serve the ceiling as `gridgov serve --workers` serves GridGov: with `workers > 1`, uvicorn (0.54) binds the
     listening socket itself with `proto` 0, accepted connections inherit it, and asyncio only turns
     on TCP_NODELAY for sockets that say IPPROTO_TCP — so every keep-alive response waits for the
     client's delayed ACK (~40 ms on Linux; Kludex/uvicorn#3149). This re-labels the bound socket as
-    IPPROTO_TCP before uvicorn hands it to its workers. `--workers 1` is not affected."""
+    IPPROTO_TCP before uvicorn hands it to its workers (gridgov/cli.py binds its own socket so).
+    `--workers 1` is not affected."""
     import socket
 
     from uvicorn.config import Config
@@ -131,12 +132,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=os.environ.get(URL_ENV, ""))
-    parser.add_argument("--nodelay-fix", action="store_true", help="experiment: see patch_uvicorn_nodelay")
     args = parser.parse_args()
     if not args.database_url:
         parser.error(f"give --database-url or set {URL_ENV}")
-    if args.nodelay_fix:
-        patch_uvicorn_nodelay()
+    patch_uvicorn_nodelay()  # both sides alike: see its docstring
     os.environ[URL_ENV] = args.database_url  # the workers build their own app from it
     os.chdir(ROOT)
     uvicorn.run("bench.ceiling_app:create_app", factory=True, host="127.0.0.1", port=args.port,

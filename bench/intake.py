@@ -39,7 +39,6 @@ Usage::
     .venv/bin/python bench/intake.py --start --no-ceiling          # GridGov only
     .venv/bin/python bench/intake.py --start --ceiling             # the ceiling only
     .venv/bin/python bench/intake.py --start --create-only         # GridGov sends only the POST, like the ceiling
-    .venv/bin/python bench/intake.py --start --nodelay-fix         # experiment: uvicorn --workers TCP_NODELAY fix
     .venv/bin/python bench/intake.py --url http://127.0.0.1:8000 --no-ceiling   # a running server
 
 `--start` creates a PostgreSQL database `gridgov_bench_<random>` on 127.0.0.1:5432 (user postgres),
@@ -234,25 +233,17 @@ def start_server(cleanup: Cleanup, name: str, args: list[str], env: dict[str, st
             time.sleep(0.25)
 
 
-# `gridgov serve`, unchanged, but in a process where bench.ceiling_app.patch_uvicorn_nodelay ran first.
-NODELAY_SERVE = ("from bench.ceiling_app import patch_uvicorn_nodelay; patch_uvicorn_nodelay(); "
-                 "from gridgov.cli import app; app()")
-
-
-def start_gridgov(cleanup: Cleanup, database_url: str, var_dir: Path, workers: int, log_dir: Path,
-                  nodelay_fix: bool = False) -> Server:
+def start_gridgov(cleanup: Cleanup, database_url: str, var_dir: Path, workers: int, log_dir: Path) -> Server:
     port = free_port()
-    command = [sys.executable, "-c", NODELAY_SERVE] if nodelay_fix else gridgov_command()
-    args = [*command, "serve", "--host", LOCAL, "--port", str(port), "--workers", str(workers)]
+    args = [*gridgov_command(), "serve", "--host", LOCAL, "--port", str(port), "--workers", str(workers)]
     return start_server(cleanup, "gridgov serve", args, gridgov_env(database_url, var_dir), port,
                         log_dir / "gridgov-serve.log")
 
 
-def start_ceiling(cleanup: Cleanup, database_url: str, workers: int, log_dir: Path,
-                  nodelay_fix: bool = False) -> Server:
+def start_ceiling(cleanup: Cleanup, database_url: str, workers: int, log_dir: Path) -> Server:
     port = free_port()
     args = [sys.executable, str(_HERE / "ceiling_app.py"), "--port", str(port), "--workers", str(workers),
-            "--database-url", database_url, *(["--nodelay-fix"] if nodelay_fix else [])]
+            "--database-url", database_url]
     return start_server(cleanup, "ceiling app", args, dict(os.environ), port, log_dir / "ceiling.log")
 
 
@@ -603,9 +594,6 @@ def main() -> None:
                    help="GridGov iterations send only the POST /api/v1/cases (no locate, no suggest)")
     p.add_argument("--no-item-fraction", type=float, default=0.3, help="creates without item_code (default 0.3)")
     p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--nodelay-fix", action="store_true",
-                   help="experiment (with --start): serve both apps with the uvicorn TCP_NODELAY work-around "
-                        "(bench/ceiling_app.py: patch_uvicorn_nodelay); GridGov's code is unchanged")
     p.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their folder is printed)")
     args = p.parse_args()
     if not (1 <= args.clients <= 200 and 0 < args.seconds <= 3600 and 0 <= args.warmup <= 600):
@@ -621,13 +609,12 @@ def main() -> None:
     try:
         print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
               f"{args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up, "
-              f"{'uvicorn workers ' + str(args.workers) if args.start else 'servers already running'}"
-              f"{' (with the TCP_NODELAY work-around)' if args.nodelay_fix else ''}")
+              f"{'uvicorn workers ' + str(args.workers) if args.start else 'servers already running'}")
         results: list[Stats] = []
         database = None
         if args.start:
             database, db_url = migrated_demo_database(cleanup, tmp / "var")
-            server = start_gridgov(cleanup, db_url, tmp / "var", args.workers, tmp, args.nodelay_fix)
+            server = start_gridgov(cleanup, db_url, tmp / "var", args.workers, tmp)
             url = server.url
         else:
             server = None
@@ -643,7 +630,7 @@ def main() -> None:
             server.stop()
         if "ceiling" in kinds:
             if args.start:
-                server = start_ceiling(cleanup, db_url, args.workers, tmp, args.nodelay_fix)
+                server = start_ceiling(cleanup, db_url, args.workers, tmp)
                 ceiling_url = server.url
             else:
                 ceiling_url, server = local_url(args.ceiling_url, "--ceiling-url"), None
