@@ -31,6 +31,8 @@ DEMO_HISTORY = 40  # past cases in the test demo: enough to exercise the generat
 # `gridgov demo` run through the CLI in tests builds the same small history, not the 3,000 of a real demo.
 os.environ.setdefault("GRIDGOV_DEMO_CASES", str(DEMO_HISTORY))
 _pg_state: dict[str, bool] = {}
+# One personal-data key for every test database and app, so what the demo encrypts the app can read.
+TEST_DATA_KEY = "Z3JpZGdvdi10ZXN0LWRhdGEta2V5LTMyLWJ5dGVzISE="
 
 
 def pg_reachable() -> bool:
@@ -88,8 +90,8 @@ def databases(tmp_path_factory) -> Iterator[Databases]:
 
 
 def settings_for(url: str, var_dir) -> Settings:
-    return Settings(database_url=url, var_dir=var_dir, secret_key="test-secret-key", log_json=True,
-                    log_level="WARNING", worker_in_process=False)
+    return Settings(database_url=url, var_dir=var_dir, secret_key="test-secret-key", data_key=TEST_DATA_KEY,
+                    log_json=True, log_level="WARNING", worker_in_process=False)
 
 
 def migrated(url: str) -> None:

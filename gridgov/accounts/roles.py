@@ -7,6 +7,10 @@ from dataclasses import dataclass
 STAFF_READ = {"regions.read", "grids.locate", "cases.read", "catalog.read", "calendar.read"}
 REPORT = {"cases.create"}
 DISPATCH = {"cases.dispatch"}  # the live console
+# People and houses: read is always masked; reveal shows ID and phone numbers, with a reason, audited.
+PEOPLE_READ = {"people.read", "missing.read"}
+PEOPLE_WORK = PEOPLE_READ | {"people.manage", "people.export", "visits.log", "missing.report"}
+REVEAL = {"people.reveal"}
 
 
 @dataclass(frozen=True)
@@ -25,21 +29,26 @@ def _role(name, label, perms, levels, needs_department=False) -> Role:
 _ALL_LEVELS = ("city", "district", "street", "community", "grid")
 
 ROLES: dict[str, Role] = {r.name: r for r in [
-    _role("grid_worker", "网格员", STAFF_READ | REPORT, ["grid"]),
-    _role("community_admin", "社区管理员", STAFF_READ | REPORT | DISPATCH | {"users.read"}, ["community"]),
-    _role("street_dispatcher", "街道调度员", STAFF_READ | REPORT | DISPATCH | {"users.read", "departments.read"},
-          ["street"]),
+    _role("grid_worker", "网格员", STAFF_READ | REPORT | PEOPLE_WORK, ["grid"]),
+    _role("community_admin", "社区管理员", STAFF_READ | REPORT | DISPATCH | PEOPLE_WORK | REVEAL | {"users.read"},
+          ["community"]),
+    _role("street_dispatcher", "街道调度员",
+          STAFF_READ | REPORT | DISPATCH | PEOPLE_WORK | REVEAL | {"users.read", "departments.read"}, ["street"]),
     _role("district_dispatcher", "区指挥中心调度员",
-          STAFF_READ | REPORT | DISPATCH | {"users.read", "departments.read"}, ["district"]),
-    _role("dept_handler", "部门负责人", STAFF_READ | {"departments.read"}, ["district", "street"],
+          STAFF_READ | REPORT | DISPATCH | PEOPLE_WORK | REVEAL | {"users.read", "departments.read"}, ["district"]),
+    # Departments see missing-person alerts (the police is one of them), not the register.
+    _role("dept_handler", "部门负责人", STAFF_READ | {"departments.read", "missing.read"}, ["district", "street"],
           needs_department=True),
-    _role("dept_admin", "部门管理员", STAFF_READ | {"departments.read", "departments.manage"},
+    _role("dept_admin", "部门管理员", STAFF_READ | {"departments.read", "departments.manage", "missing.read"},
           ["district", "street"], needs_department=True),
-    _role("mediator", "调解员", STAFF_READ, ["district", "street", "community"]),
-    _role("leader", "领导", STAFF_READ | DISPATCH | {"users.read", "departments.read"}, ["city", "district", "street"]),
-    _role("admin", "系统管理员", STAFF_READ | {"users.read", "users.manage", "departments.read",
-                                          "departments.manage", "departments.create", "grids.manage",
-                                          "catalog.manage", "calendar.manage"},
+    _role("mediator", "调解员", STAFF_READ | PEOPLE_READ, ["district", "street", "community"]),
+    _role("leader", "领导", STAFF_READ | DISPATCH | PEOPLE_READ | {"users.read", "departments.read"},
+          ["city", "district", "street"]),
+    # The administrator runs the system and imports data, but does not see personal data unmasked.
+    _role("admin", "系统管理员", STAFF_READ | PEOPLE_WORK | {"users.read", "users.manage", "departments.read",
+                                                       "departments.manage", "departments.create", "grids.manage",
+                                                       "catalog.manage", "calendar.manage", "tags.manage",
+                                                       "audit.read"},
           _ALL_LEVELS),
     _role("citizen", "群众", {"grids.locate"}, _ALL_LEVELS),
 ]}

@@ -1,0 +1,139 @@
+"""Identity numbers, phones and names: validation, what is derived from them, masking, pinyin.
+
+Every check returns the Chinese rule it broke, so an import row, a form field and an API error
+all say the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from pypinyin import Style, lazy_pinyin
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
+
+ID_TYPES = {"ric": "居民身份证", "passport": "护照", "permit": "港澳台居民居住证/通行证"}
+KINDS = {"registered": "户籍人口", "floating": "流动人口", "overseas": "境外人员"}
+GENDERS = {"M": "男", "F": "女"}
+HOUSEHOLD_STATUSES = ("人户同在", "户在人不在", "人在户不在")
+EDUCATION = ("", "学龄前", "小学", "初中", "高中", "中专", "大专", "本科", "硕士", "博士", "文盲或半文盲")
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+FOREIGN_ID = re.compile(r"^[A-Z0-9]{5,20}$")
+
+
+class IdentityError(ValueError):
+    """A value that breaks a rule; `rule` is the Chinese message for the user."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(rule)
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    id_type: str
+    number: str  # normalised: upper case, no spaces
+    birth_date: date | None
+    gender: str  # M | F | "" when the number does not tell
+
+    @property
+    def masked(self) -> str:
+        return mask_id(self.number)
+
+    @property
+    def tail(self) -> str:
+        return self.number[-4:]
+
+
+def parse_id(value: str, id_type: str = "ric") -> IdNumber:
+    if id_type not in ID_TYPES:
+        raise IdentityError("证件类型必须是以下之一：" + "、".join(ID_TYPES))
+    number = re.sub(r"\s+", "", str(value or "")).upper()
+    if not number:
+        raise IdentityError("证件号码必填")
+    if id_type != "ric":
+        if not FOREIGN_ID.match(number):
+            raise IdentityError("证件号码只能是 5–20 位字母或数字")
+        return IdNumber(id_type, number, None, "")
+    try:
+        number = ric.validate(number)
+    except InvalidLength:
+        raise IdentityError("身份证号应为 18 位") from None
+    except InvalidChecksum:
+        raise IdentityError("身份证号校验码不正确") from None
+    except InvalidComponent:
+        raise IdentityError("身份证号中的出生日期不正确") from None
+    except ValidationError:
+        raise IdentityError("身份证号格式不正确") from None
+    birth = ric.get_birth_date(number)
+    if birth > date.today():
+        raise IdentityError("身份证号中的出生日期不能晚于今天")
+    return IdNumber("ric", number, birth, "M" if int(number[16]) % 2 else "F")
+
+
+def parse_phone(value: str) -> str:
+    """Mobile numbers (11 digits, 1[3-9]…) or landlines with area code; '' when blank."""
+    phone = re.sub(r"[\s()（）]", "", str(value or ""))
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not phone:
+        return ""
+    if MOBILE.match(phone) or LANDLINE.match(phone):
+        return phone
+    raise IdentityError("手机号应为 1[3-9] 开头的 11 位数字，固定电话应带区号")
+
+
+def mask_id(number: str) -> str:
+    if len(number) >= 15:
+        return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    if len(number) > 4:
+        return number[:1] + "*" * (len(number) - 3) + number[-2:]
+    return "*" * len(number)
+
+
+def mask_phone(phone: str) -> str:
+    if not phone:
+        return ""
+    if MOBILE.match(phone):
+        return phone[:3] + "****" + phone[-4:]
+    return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****" + phone[-4:]
+
+
+def phone_tail(phone: str) -> str:
+    return phone[-4:] if phone else ""
+
+
+# pypinyin reads a name as ordinary words; these surnames read differently as surnames.
+SURNAMES = {
+    "万俟": ["mo", "qi"], "尉迟": ["yu", "chi"], "长孙": ["zhang", "sun"], "澹台": ["tan", "tai"],
+    "单": ["shan"], "曾": ["zeng"], "解": ["xie"], "仇": ["qiu"], "朴": ["piao"], "查": ["zha"], "区": ["ou"],
+    "乐": ["yue"], "盖": ["ge"], "繁": ["po"], "员": ["yun"], "覃": ["qin"], "缪": ["miao"], "折": ["she"],
+    "翟": ["zhai"], "秘": ["bi"], "召": ["shao"], "种": ["chong"], "黑": ["he"], "重": ["chong"], "宿": ["su"],
+    "藏": ["zang"], "尉": ["yu"], "都": ["du"], "沈": ["shen"], "柏": ["bai"], "葛": ["ge"], "石": ["shi"],
+}
+
+
+def name_syllables(name: str) -> list[str]:
+    """One lower-case syllable per character (non-Chinese characters pass through lower-cased)."""
+    name = name.strip()
+    for surname in (name[:2], name[:1]):
+        if surname in SURNAMES and len(name) > len(surname):
+            return SURNAMES[surname] + _syllables(name[len(surname):])
+    return _syllables(name)
+
+
+def _syllables(text: str) -> list[str]:
+    out: list[str] = []
+    for part in lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: list(s)):
+        out.append(re.sub(r"[^a-z0-9]", "", part.lower().replace("ü", "v")))
+    return [s for s in out if s]
+
+
+def pinyin_keys(name: str) -> tuple[str, str]:
+    """("zhangsan", "zs") for 张三."""
+    syllables = name_syllables(name)
+    return "".join(syllables), "".join(s[0] for s in syllables)
