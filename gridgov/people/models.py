@@ -27,19 +27,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gridgov.core.db import Base, UTCDateTime, utcnow
 
 
+def search_key(length: int) -> String:
+    """Byte-order collation on PostgreSQL, as SQLite has it, so a prefix is one index range whatever
+    collation the database was created with."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 class Resident(Base):
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # registered 户籍 | floating 流动 | overseas 境外
-    name: Mapped[str] = mapped_column(String(60))
-    name_pinyin: Mapped[str] = mapped_column(String(160))  # "zhangsan"
-    name_initials: Mapped[str] = mapped_column(String(40))  # "zs"
+    name: Mapped[str] = mapped_column(search_key(60))
+    name_pinyin: Mapped[str] = mapped_column(search_key(160))  # "zhangsan"
+    name_initials: Mapped[str] = mapped_column(search_key(40))  # "zs"
     id_type: Mapped[str] = mapped_column(String(10))  # ric 身份证 | passport 护照 | permit 通行证/居留证
     id_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)
     id_masked: Mapped[str] = mapped_column(String(40))
-    id_tail: Mapped[str] = mapped_column(String(4))
+    id_tail: Mapped[str] = mapped_column(search_key(4))
     gender: Mapped[str] = mapped_column(String(1), default="")  # M | F
     birth_date: Mapped[date | None] = mapped_column(Date)
     nationality: Mapped[str] = mapped_column(String(40), default="中国")
@@ -47,7 +53,7 @@ class Resident(Base):
     phone_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_masked: Mapped[str] = mapped_column(String(20), default="")
-    phone_tail: Mapped[str] = mapped_column(String(4), default="")
+    phone_tail: Mapped[str] = mapped_column(search_key(4), default="")
     education: Mapped[str] = mapped_column(String(20), default="")
     occupation: Mapped[str] = mapped_column(String(60), default="")
     employer: Mapped[str] = mapped_column(String(120), default="")

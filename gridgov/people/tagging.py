@@ -1,0 +1,267 @@
+"""Tags for special groups: what each one records, and every change kept as history.
+
+A tag's details are checked against its kind's fields; phone numbers among them are encrypted
+like a resident's own. Rules (gridgov/people/rules.py) only *propose* a tag; a grid worker or the
+community confirms or rejects it, and a rejected proposal is not proposed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridgov.accounts.access import Principal
+from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
+from gridgov.people.identity import IdentityError, mask_phone, parse_phone
+from gridgov.people.models import ResidentTag, TagEvent, TagKind
+from gridgov.people.service import PeopleContext, get_resident
+
+TAG_PHONE_CONTEXT = "resident_tag.phone"
+
+
+@dataclass(frozen=True)
+class DetailField:
+    key: str
+    label: str
+    type: str = "text"  # text | date | int | choice | phone
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    max_value: int | None = None
+
+
+def _f(key, label, type="text", required=False, choices=(), max_value=None) -> DetailField:
+    return DetailField(key, label, type, required, tuple(choices), max_value)
+
+
+# What each special group records (DESIGN §3); a kind not listed records a note only.
+DETAILS: dict[str, list[DetailField]] = {
+    "community_correction": [_f("term", "矫正期限", required=True), _f("start_date", "矫正开始日期", "date", True),
+                             _f("end_date", "矫正结束日期", "date", True), _f("offence", "罪名"),
+                             _f("supervisor", "矫正负责人")],
+    "mental_disorder": [_f("guardian", "监护人", required=True), _f("guardian_phone", "监护人电话", "phone", True),
+                        _f("danger_level", "危险性评估等级", "int", True, max_value=5), _f("diagnosis", "诊断")],
+    "living_alone": [_f("emergency_contact", "紧急联系人", required=True),
+                     _f("emergency_phone", "紧急联系电话", "phone", True)],
+    "empty_nest": [_f("children_contact", "子女联系人"), _f("children_phone", "子女电话", "phone")],
+    "left_behind_child": [_f("guardian", "监护人", required=True), _f("guardian_phone", "监护人电话", "phone"),
+                          _f("parents_work_place", "父母务工地")],
+    "left_behind_elderly": [_f("children_work_place", "子女务工地"), _f("children_phone", "子女电话", "phone")],
+    "disabled": [_f("disability_type", "残疾类别", "choice", True,
+                    ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"]),
+                 _f("disability_grade", "残疾等级", "choice", True, ["一级", "二级", "三级", "四级"]),
+                 _f("certificate_no", "残疾证号")],
+    "subsistence": [_f("certificate_no", "低保证号"), _f("monthly_amount", "月保障金额（元）", "int")],
+    "released_prisoner": [_f("release_date", "释放日期", "date", True), _f("offence", "原罪名"),
+                          _f("placement", "安置帮教情况")],
+    "drug_user": [_f("status", "管控状态", "choice", True, ["社区戒毒", "社区康复", "戒断三年未复吸"]),
+                  _f("start_date", "开始日期", "date")],
+    "key_petitioner": [_f("matter", "信访事项", required=True), _f("risk_level", "风险等级", "choice", True,
+                                                                  ["低", "中", "高"])],
+    "key_youth": [_f("category", "类别", "choice", True, ["闲散青少年", "不良行为青少年", "流浪乞讨未成年人",
+                                                            "服刑人员未成年子女", "农村留守儿童"]),
+                  _f("guardian", "监护人")],
+    "missing_prone": [_f("condition", "易走失原因", required=True)],
+}
+NOTE = _f("note", "备注")
+
+
+def detail_fields(code: str) -> list[DetailField]:
+    return [*DETAILS.get(code, []), NOTE]
+
+
+def check_details(ctx: PeopleContext, code: str, given: dict, previous: dict | None = None
+                  ) -> tuple[dict, dict[str, FieldProblem]]:
+    """Checked details ready to store; a phone left blank on an edit keeps the stored one."""
+    out: dict = {}
+    problems: dict[str, FieldProblem] = {}
+    for f in detail_fields(code):
+        raw = given.get(f.key)
+        raw = "" if raw is None else str(raw).strip()
+        name = f"details.{f.key}"
+        if not raw:
+            if f.type == "phone" and previous and previous.get(f.key):
+                out[f.key] = previous[f.key]
+            elif f.required:
+                problems[name] = FieldProblem("{label}必填", label=f.label)
+            continue
+        if f.type == "date":
+            try:
+                out[f.key] = date.fromisoformat(raw).isoformat()
+            except ValueError:
+                problems[name] = FieldProblem("{label}应为日期，如 2026-01-31", label=f.label)
+        elif f.type == "int":
+            if not raw.isdigit() or (f.max_value is not None and int(raw) > f.max_value):
+                problems[name] = FieldProblem("{label}应为 0–{limit} 的整数", label=f.label,
+                                              limit=f.max_value if f.max_value is not None else "∞")
+            else:
+                out[f.key] = int(raw)
+        elif f.type == "choice":
+            if raw not in f.choices:
+                problems[name] = FieldProblem("{label}必须是以下之一：{expected}", label=f.label,
+                                              expected="、".join(f.choices))
+            else:
+                out[f.key] = raw
+        elif f.type == "phone":
+            try:
+                phone = parse_phone(raw)
+            except IdentityError as exc:
+                problems[name] = FieldProblem("{label}：{rule}", label=f.label, rule=exc.rule)
+                continue
+            out[f.key] = {"masked": mask_phone(phone),
+                          "cipher": ctx.cipher.encrypt(phone, TAG_PHONE_CONTEXT).hex()}
+        else:
+            if len(raw) > 300:
+                problems[name] = FieldProblem("{label}长度不能超过 {limit}", label=f.label, limit=300)
+            out[f.key] = raw
+    if code == "community_correction" and not problems and out.get("end_date", "") < out.get("start_date", ""):
+        problems["details.end_date"] = FieldProblem("矫正结束日期不能早于开始日期")
+    return out, problems
+
+
+def shown_details(code: str, details: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs as a page shows them, phones masked."""
+    out = []
+    for f in detail_fields(code):
+        value = details.get(f.key)
+        if value in (None, ""):
+            continue
+        out.append((f.label, value["masked"] if isinstance(value, dict) else str(value)))
+    return out
+
+
+def tag_kind(db: Session, code: str) -> TagKind:
+    kind = db.get(TagKind, code)
+    if kind is None or not kind.active:
+        raise ValidationFailed({"tag": FieldProblem("标签 {code} 不存在", code=code)})
+    return kind
+
+
+def _history(db: Session, tag: ResidentTag, who: Principal | None, action: str, before: dict, reason: str) -> None:
+    db.add(TagEvent(resident_tag_id=tag.id, resident_id=tag.resident_id, tag_code=tag.tag_code, action=action,
+                    before=before, after={"status": tag.status, "details": tag.details}, reason=reason,
+                    actor_id=(who.user_id or None) if who else None))
+
+
+def _state(tag: ResidentTag) -> dict:
+    return {"status": tag.status, "details": tag.details}
+
+
+def _need_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise ValidationFailed({"reason": FieldProblem("请写明原因")})
+    return reason[:300]
+
+
+def add_tag(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, code: str, details: dict,
+            reason: str, source: str = "manual") -> ResidentTag:
+    who.require("people.manage")
+    get_resident(db, who, resident_id)
+    tag_kind(db, code)
+    clean, problems = check_details(ctx, code, details)
+    if problems:
+        raise ValidationFailed(problems)
+    reason = _need_reason(reason)
+    tag = db.scalar(select(ResidentTag).where(ResidentTag.resident_id == resident_id, ResidentTag.tag_code == code))
+    if tag is not None and tag.status == "active":
+        raise AppError("此人已有该标签", code="tag_exists")
+    if tag is None:
+        tag = ResidentTag(resident_id=resident_id, tag_code=code, status="active", details=clean, source=source)
+        db.add(tag)
+        db.flush()
+        _history(db, tag, who, "add", {}, reason)
+        return tag
+    before = _state(tag)
+    tag.status, tag.details, tag.source = "active", clean, source
+    db.flush()
+    _history(db, tag, who, "confirm" if before["status"] == "proposed" else "add", before, reason)
+    return tag
+
+
+def _tag(db: Session, who: Principal, resident_id: int, code: str) -> ResidentTag:
+    get_resident(db, who, resident_id)
+    tag = db.scalar(select(ResidentTag).where(ResidentTag.resident_id == resident_id, ResidentTag.tag_code == code))
+    if tag is None:
+        raise NotFound("此人没有标签 {code}", code=code)
+    return tag
+
+
+def change_tag(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, code: str, details: dict,
+               reason: str, version: int | None = None) -> ResidentTag:
+    who.require("people.manage")
+    tag = _tag(db, who, resident_id, code)
+    if tag.status != "active":
+        raise AppError("只能修改在用的标签", code="tag_not_active")
+    if version is not None and version != tag.version:
+        raise AppError("该标签已被他人修改，请刷新后重试", code="version_conflict")
+    clean, problems = check_details(ctx, code, details, tag.details)
+    if problems:
+        raise ValidationFailed(problems)
+    reason = _need_reason(reason)
+    before = _state(tag)
+    tag.details = clean
+    db.flush()
+    _history(db, tag, who, "change", before, reason)
+    return tag
+
+
+def remove_tag(db: Session, who: Principal, resident_id: int, code: str, reason: str) -> ResidentTag:
+    who.require("people.manage")
+    tag = _tag(db, who, resident_id, code)
+    if tag.status != "active":
+        raise AppError("该标签不在使用中", code="tag_not_active")
+    reason = _need_reason(reason)
+    before = _state(tag)
+    tag.status = "removed"
+    db.flush()
+    _history(db, tag, who, "remove", before, reason)
+    return tag
+
+
+def decide_proposal(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, code: str, accept: bool,
+                    reason: str, details: dict | None = None) -> ResidentTag:
+    """A grid worker or the community confirms (with the tag's details) or rejects what a rule proposed."""
+    who.require("people.manage")
+    tag = _tag(db, who, resident_id, code)
+    if tag.status != "proposed":
+        raise AppError("该标签不是待确认状态", code="not_proposed")
+    before = _state(tag)
+    if accept:
+        clean, problems = check_details(ctx, code, details or {})
+        if problems:
+            raise ValidationFailed(problems)
+        tag.status, tag.details = "active", clean
+    else:
+        reason = _need_reason(reason)
+        tag.status = "rejected"
+    db.flush()
+    _history(db, tag, who, "confirm" if accept else "reject", before, (reason or "").strip()[:300])
+    return tag
+
+
+def propose(db: Session, resident_ids: list[int], code: str, rule: str, reason: str) -> int:
+    """Rule proposals for the given people, skipping anyone who has or had this tag in any status."""
+    if not resident_ids:
+        return 0
+    have = set(db.scalars(select(ResidentTag.resident_id).where(
+        ResidentTag.tag_code == code, ResidentTag.resident_id.in_(resident_ids))))
+    made = 0
+    for rid in resident_ids:
+        if rid in have:
+            continue
+        tag = ResidentTag(resident_id=rid, tag_code=code, status="proposed", details={}, source=f"rule:{rule}")
+        db.add(tag)
+        db.flush()
+        _history(db, tag, None, "propose", {}, reason)
+        made += 1
+    return made
+
+
+def history(db: Session, who: Principal, resident_id: int) -> list[TagEvent]:
+    get_resident(db, who, resident_id)
+    return list(db.scalars(select(TagEvent).where(TagEvent.resident_id == resident_id)
+                           .order_by(TagEvent.created_at.desc(), TagEvent.id.desc())))
+
