@@ -79,8 +79,9 @@ def create_building(db: Session, who: Principal, data: BuildingInput) -> Buildin
         raise ValidationFailed(problems)
     if db.scalar(select(Building.id).where(Building.grid_code == data.grid_code, Building.name == data.name.strip())):
         raise ValidationFailed({"name": FieldProblem("该网格内已有同名楼栋")})
-    building = Building(name=data.name.strip(), grid_code=data.grid_code, region_path=path, address=data.address.strip(),
-                        lon=data.lon, lat=data.lat, floors=data.floors, structure=data.structure.strip())
+    building = Building(name=data.name.strip(), grid_code=data.grid_code, region_path=path,
+                        address=data.address.strip(), lon=data.lon, lat=data.lat, floors=data.floors,
+                        structure=data.structure.strip())
     db.add(building)
     db.flush()
     return building
@@ -156,7 +157,8 @@ def add_residence(db: Session, who: Principal, data: ResidenceInput) -> Residenc
     if current and data.end_date is None:
         raise AppError("此人与该房屋已有相同的在用关系", code="relation_exists")
     relation = Residence(resident_id=person.id, house_id=house.id, relation=data.relation,
-                         start_date=data.start_date, end_date=data.end_date, note=data.note, created_by=who.user_id or None)
+                         start_date=data.start_date, end_date=data.end_date, note=data.note,
+                         created_by=who.user_id or None)
     db.add(relation)
     if data.relation == "租住" and data.end_date is None:
         house.rented = True
