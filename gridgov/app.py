@@ -28,7 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.departments.views import router as departments_api
     from gridgov.notify.views import router as notify
     from gridgov.open311.views import router as open311_api
+    from gridgov.people.views import router as people_api
     from gridgov.regions.views import router as regions_api
+    from gridgov.visits.pages import router as visit_pages
+    from gridgov.visits.views import router as visits_api
     from gridgov.web.views import router as pages
     from gridgov.workcal.views import router as calendar_api
 
@@ -44,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_middleware(app)
     routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
-               calendar_api, pages)  # pages last: their catch-alls must not shadow the API
+               calendar_api, people_api, visits_api, visit_pages,
+               pages)  # pages last: their catch-alls must not shadow the API
     for router in routers:
         app.include_router(router)
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process
