@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.catalog.views import router as catalog
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
+    from gridgov.missing.pages import router as missing_pages
+    from gridgov.missing.views import router as missing_api
     from gridgov.notify.views import router as notify
     from gridgov.open311.views import router as open311_api
     from gridgov.people.views import router as people_api
@@ -47,8 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_middleware(app)
     routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
-               calendar_api, people_api, visits_api, visit_pages,
-               pages)  # pages last: their catch-alls must not shadow the API
+               calendar_api, people_api, visits_api, visit_pages, missing_api,
+               missing_pages, pages)  # pages last: their catch-alls must not shadow the API
     for router in routers:
         app.include_router(router)
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process

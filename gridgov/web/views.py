@@ -18,6 +18,7 @@ from gridgov.departments import service as departments
 from gridgov.departments.models import DEPARTMENT_LEVELS, Department
 from gridgov.regions import service as regions
 from gridgov.regions.models import Region
+from gridgov.visits.pages import home_context as visit_home
 from gridgov.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -103,6 +104,7 @@ def home(request: Request, db: DB, who: MaybeWho):
         context["my_areas"] = [a for a in departments.assignments(db, dept) if a.handler_id == who.user_id]
     if who.role == "grid_worker":
         context["workers"] = [region]
+    context.update(visit_home(request, db, who))
     return render(request, "home.html", **context)
 
 
