@@ -37,7 +37,7 @@ class VisitIn(BaseModel):
     follow_up: str = Field(default="", max_length=4000)
 
     def record(self) -> service.VisitRecord:
-        return service.VisitRecord(**self.model_dump())
+        return service.VisitRecord(**self.model_dump(include=set(VisitIn.model_fields)))
 
 
 class RecordIn(VisitIn):
