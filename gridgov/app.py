@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.missing.views import router as missing_api
     from gridgov.notify.views import router as notify
     from gridgov.open311.views import router as open311_api
+    from gridgov.people.import_pages import router as people_import_pages
+    from gridgov.people.import_views import router as people_excel_api
+    from gridgov.people.pages import router as people_pages
     from gridgov.people.views import router as people_api
     from gridgov.regions.views import router as regions_api
     from gridgov.visits.pages import router as visit_pages
@@ -49,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_middleware(app)
     routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
-               calendar_api, people_api, visits_api, visit_pages, missing_api,
+               calendar_api, people_excel_api, people_import_pages, people_api, people_pages, visits_api, visit_pages, missing_api,
                missing_pages, pages)  # pages last: their catch-alls must not shadow the API
     for router in routers:
         app.include_router(router)

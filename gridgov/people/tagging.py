@@ -246,8 +246,10 @@ def propose(db: Session, resident_ids: list[int], code: str, rule: str, reason: 
     """Rule proposals for the given people, skipping anyone who has or had this tag in any status."""
     if not resident_ids:
         return 0
-    have = set(db.scalars(select(ResidentTag.resident_id).where(
-        ResidentTag.tag_code == code, ResidentTag.resident_id.in_(resident_ids))))
+    have: set[int] = set()
+    for start in range(0, len(resident_ids), 500):
+        have.update(db.scalars(select(ResidentTag.resident_id).where(
+            ResidentTag.tag_code == code, ResidentTag.resident_id.in_(resident_ids[start:start + 500]))))
     made = 0
     for rid in resident_ids:
         if rid in have:

@@ -1,0 +1,29 @@
+"""The nightly tagging rules as a background job (in-process by default, or `gridgov worker`)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.core.config import Settings
+from gridgov.core.jobs import Job, register
+from gridgov.people.rules import run_rules
+
+log = logging.getLogger("gridgov.people")
+LOCK = 4302_0001  # PostgreSQL advisory lock: one run at a time across workers
+
+
+def auto_tags(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    with sessions() as db:
+        if db.bind.dialect.name == "postgresql" and not db.scalar(text(f"SELECT pg_try_advisory_xact_lock({LOCK})")):
+            return {}
+        made = run_rules(db)
+        db.commit()
+    if any(made.values()):
+        log.info("auto-tag proposals", extra={"proposals": made})
+    return made
+
+
+register(Job("people.auto_tags", 24 * 3600, auto_tags))
