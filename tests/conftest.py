@@ -30,6 +30,8 @@ BACKENDS = ["sqlite", "postgresql"]
 DEMO_HISTORY = 40  # past cases in the test demo: enough to exercise the generator, quick to build
 # `gridgov demo` run through the CLI in tests builds the same small history, not the 3,000 of a real demo.
 os.environ.setdefault("GRIDGOV_DEMO_CASES", str(DEMO_HISTORY))
+DEMO_RESIDENTS = 400  # the test demo's population: every tag kind and household shape, quick to build
+os.environ.setdefault("GRIDGOV_DEMO_RESIDENTS", str(DEMO_RESIDENTS))
 _pg_state: dict[str, bool] = {}
 # One personal-data key for every test database and app, so what the demo encrypts the app can read.
 TEST_DATA_KEY = "Z3JpZGdvdi10ZXN0LWRhdGEta2V5LTMyLWJ5dGVzISE="
@@ -117,7 +119,8 @@ def demo_url(backend, databases) -> str:
     migrated(url)
     engine = make_engine(url)
     with make_sessionmaker(engine)() as db:
-        build_demo(db, settings=settings_for(url, databases.tmp_dir), history=DEMO_HISTORY)
+        build_demo(db, settings=settings_for(url, databases.tmp_dir), history=DEMO_HISTORY,
+                   residents=DEMO_RESIDENTS)
         db.commit()
     engine.dispose()
     return url

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
                               description="Working hours of a working day, comma-separated HH:MM-HH:MM spans.")
     webhook_url: str = Field(default="", description="SMS/WeChat gateway webhook for notifications; off when unset.")
     demo_cases: int = Field(default=3000, ge=0, description="How many past cases `gridgov demo` generates.")
+    demo_residents: int = Field(default=30000, ge=0, description="About how many residents `gridgov demo` generates "
+                                "(with their houses, tags, visits and services); 0 for none.")
     missing_radius_m: int = Field(default=2000, ge=100, le=50000,
                                   description="Default search radius (m) of a missing-person report.")
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")

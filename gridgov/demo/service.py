@@ -209,15 +209,22 @@ def _feature(code, name, level, kind, parent, geom=None) -> dict:
 
 
 def build_demo(db: Session, progress: Callable[[str], None] = lambda _m: None, settings=None,
-               history: int = 0) -> DemoReport:
-    """The district, its people, departments, calendar and catalog; then `history` cases over the
-    past year (none when the database already has cases)."""
+               history: int = 0, residents: int | None = None) -> DemoReport:
+    """The district, its staff, departments, calendar and catalog; about `residents` people
+    (default: the `demo_residents` setting) with their houses, tags, visits and services (none when
+    the register already has people); then `history` cases over the past year (none when the
+    database already has cases)."""
+    from gridgov.core.config import Settings
+    from gridgov.demo.population import build_population
+
+    settings = settings or Settings()
     report = DemoBuilder(db, progress).build()
+    count = settings.demo_residents if residents is None else residents
+    report.created.update(build_population(db, settings, count, SEED, progress))
     if history:
-        from gridgov.core.config import Settings
         from gridgov.demo.history import build_history
 
-        if made := build_history(db, settings or Settings(), history, SEED, progress):
+        if made := build_history(db, settings, history, SEED, progress):
             report.created["case"] = made
     return report
 
