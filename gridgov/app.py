@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_request_middleware(app)
     routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
-               calendar_api, people_excel_api, people_import_pages, people_api, people_pages, visits_api, visit_pages, missing_api,
+               calendar_api, people_excel_api, people_import_pages,
+               people_api, people_pages, visits_api, visit_pages, missing_api,
                missing_pages, pages)  # pages last: their catch-alls must not shadow the API
     for router in routers:
         app.include_router(router)

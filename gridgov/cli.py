@@ -25,12 +25,14 @@ def _register_subcommands() -> None:
     from gridgov.core.audit_cli import audit_app
     from gridgov.core.jobs import worker_command
     from gridgov.open311.cli import open311_app
+    from gridgov.people.import_cli import import_command
     from gridgov.visits.cli import visits_app
     from gridgov.workcal.cli import calendar_app
 
     app.command("worker", help="运行后台任务（通知投递、时限巡检）/ Run background jobs")(worker_command)
     app.add_typer(open311_app, name="open311")
     app.add_typer(calendar_app, name="calendar")
+    app.command("import", help="从 Excel 导入人口、房屋、人房关系或标签 / Import people data from Excel")(import_command)
     app.add_typer(audit_app, name="audit")
     app.add_typer(visits_app, name="visits")
 

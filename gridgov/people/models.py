@@ -227,3 +227,5 @@ class ImportRun(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written with every batch while queued or running: a run whose heartbeat stops has lost its process.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,180 @@
+"""Excel in and out of the people register (`/api/v1/people/...`, `/api/v1/residents/export.xlsx`).
+
+An upload is stored under var/imports and answered at once with a queued run; a background thread
+works through it (at most IMPORT_THREADS at a time) and the caller polls the run for progress, then
+fetches the error workbook. Open conflicts that imports left for a person to settle are listed
+here; they are settled with `POST /api/v1/resident-conflicts/{id}/{keep|replace}`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from gridgov.accounts.access import Principal
+from gridgov.core.deps import DB, Who
+from gridgov.core.errors import NotFound
+from gridgov.core.excel import XLSX, xlsx_response
+from gridgov.people import exports, imports, sheets
+from gridgov.people.models import ImportRun, Resident, ResidentConflict, TagKind
+from gridgov.people.search import ResidentQuery
+from gridgov.people.service import FIELD_LABELS, people_context
+
+router = APIRouter(prefix="/api/v1", tags=["people-excel"])
+MAX_UPLOAD = 200 * 1024 * 1024
+IMPORT_THREADS = threading.BoundedSemaphore(2)
+
+
+class ImportRunOut(BaseModel):
+    id: int
+    kind: str
+    mode: str
+    filename: str
+    source: str
+    status: str
+    total_rows: int
+    processed_rows: int
+    imported_rows: int
+    bad_rows: int
+    conflicts: int
+    message: str
+    progress: int
+    error_url: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: ImportRun) -> ImportRunOut:
+        return cls(id=run.id, kind=run.kind, mode=run.mode, filename=run.filename, source=run.source,
+                   status=run.status, total_rows=run.total_rows, processed_rows=run.processed_rows,
+                   imported_rows=run.imported_rows, bad_rows=run.bad_rows, conflicts=run.conflicts,
+                   message=run.message, progress=imports.progress_of(run),
+                   error_url=f"/api/v1/people/imports/{run.id}/errors.xlsx" if run.error_file else None,
+                   created_at=run.created_at, finished_at=run.finished_at)
+
+
+class ConflictRow(BaseModel):
+    id: int
+    resident_id: int
+    resident_name: str
+    id_number: str  # masked
+    grid_code: str
+    field: str
+    label: str
+    current_value: str
+    proposed_value: str
+    source: str
+    created_at: datetime
+
+
+class ConflictPage(BaseModel):
+    total: int
+    items: list[ConflictRow]
+
+
+def tag_kinds(db) -> list[tuple[str, str]]:
+    return list(db.execute(select(TagKind.code, TagKind.name).where(TagKind.active.is_(True))
+                           .order_by(TagKind.sort)).all())
+
+
+def template_bytes(db, kind: str) -> bytes:
+    if kind not in sheets.KIND_NAMES:
+        raise NotFound("没有“{kind}”的导入模板", kind=kind)
+    return sheets.template_workbook(kind, tag_kinds(db) if kind == "tags" else None)
+
+
+def start_import(request: Request, db, who: Principal, kind: str, mode: str, source: str,
+                 upload: UploadFile) -> ImportRun:
+    """Creates the run (checking permission and choices before the file is stored), stores the
+    upload, commits, and starts the background thread."""
+    app = request.app
+    ctx = people_context(app.state.settings)
+    run = imports.create_run(db, who, kind, mode, upload.filename or "", source)
+    path = imports.save_upload(ctx, upload.file, MAX_UPLOAD)
+    db.commit()
+    sessions, run_id = app.state.sessions, run.id
+
+    def work() -> None:
+        with IMPORT_THREADS:
+            imports.process_run(sessions, ctx, who, run_id, path, delete_file=True)
+
+    threading.Thread(target=work, name=f"import-{run_id}", daemon=True).start()
+    return run
+
+
+@router.get("/people/templates/{kind}.xlsx", response_class=FileResponse,
+            responses={200: {"content": {XLSX: {}}}})
+def template(kind: str, db: DB, who: Who):
+    """The empty workbook of `kind` (residents, houses, relations, tags) with its 填写说明 sheet."""
+    who.require("people.read")
+    return xlsx_response(template_bytes(db, kind), f"{sheets.KIND_NAMES.get(kind, kind)}导入模板.xlsx")
+
+
+@router.post("/people/imports", response_model=ImportRunOut, status_code=202)
+async def upload(request: Request, db: DB, who: Who, file: Annotated[UploadFile, File()],
+                 kind: Annotated[str, Form()] = "residents", mode: Annotated[str, Form()] = "all_or_nothing",
+                 source: Annotated[str, Form()] = ""):
+    """Queues an import (multipart: kind, mode, source, file) and answers with the run to poll."""
+    run = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file)
+    return ImportRunOut.of(run)
+
+
+@router.get("/people/imports", response_model=list[ImportRunOut])
+def my_imports(db: DB, who: Who):
+    """The caller's own recent imports, newest first."""
+    return [ImportRunOut.of(r) for r in imports.my_runs(db, who)]
+
+
+@router.get("/people/imports/{run_id}", response_model=ImportRunOut)
+def import_progress(run_id: int, db: DB, who: Who):
+    return ImportRunOut.of(imports.get_run(db, who, run_id))
+
+
+@router.get("/people/imports/{run_id}/errors.xlsx", response_class=FileResponse,
+            responses={200: {"content": {XLSX: {}}}})
+def import_errors(run_id: int, request: Request, db: DB, who: Who):
+    """The bad rows of a run: 错误明细 (row, column, value, reason) and the rows as they were."""
+    run = imports.get_run(db, who, run_id)
+    path = imports.error_file(people_context(request.app.state.settings), run)
+    return FileResponse(path, media_type=XLSX, filename=f"导入错误-{run.id}.xlsx")
+
+
+def open_conflicts(db, who: Principal, limit: int, offset: int) -> tuple[int, list[ConflictRow]]:
+    who.require("people.read")
+    where = (ResidentConflict.status == "open", who.within(Resident.region_path))
+    base = select(ResidentConflict, Resident).join(Resident, Resident.id == ResidentConflict.resident_id).where(*where)
+    total = db.scalar(select(func.count()).select_from(ResidentConflict)
+                      .join(Resident, Resident.id == ResidentConflict.resident_id).where(*where))
+    rows = db.execute(base.order_by(ResidentConflict.id.desc()).limit(limit).offset(offset)).all()
+    return total, [ConflictRow(id=c.id, resident_id=p.id, resident_name=p.name, id_number=p.id_masked,
+                               grid_code=p.grid_code, field=c.field, label=FIELD_LABELS.get(c.field, c.field),
+                               current_value=c.current_value, proposed_value=c.proposed_value, source=c.source,
+                               created_at=c.created_at) for c, p in rows]
+
+
+@router.get("/people/conflicts", response_model=ConflictPage)
+def conflicts(db: DB, who: Who, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+              offset: Annotated[int, Query(ge=0)] = 0):
+    """Open conflicts (values from imports that disagree with the register) inside the caller's
+    jurisdiction, newest first."""
+    total, items = open_conflicts(db, who, limit, offset)
+    return ConflictPage(total=total, items=items)
+
+
+@router.get("/residents/export.xlsx", response_class=FileResponse, responses={200: {"content": {XLSX: {}}}})
+def export(request: Request, db: DB, who: Who, q: str = "", tag: str = "", grid: str = "", kind: str = "",
+           address: str = "", unmasked: bool = False, reason: str = ""):
+    """The residents `GET /api/v1/residents` finds with the same filters, all of them, as .xlsx;
+    masked unless `unmasked=1` by a role that may reveal and with a `reason`. Audited."""
+    ctx = people_context(request.app.state.settings)
+    data, _n = exports.export_residents(db, ctx, who, ResidentQuery(q=q, tag=tag, grid=grid, kind=kind,
+                                                                    address=address), unmasked, reason)
+    db.commit()
+    return xlsx_response(data, "居民名册.xlsx")
