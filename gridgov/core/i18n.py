@@ -599,6 +599,99 @@ EN.update({
 # --- end cases ---
 
 
+# --- visits and missing --- (only where no other block translated the word already)
+_VISITS_MISSING = {
+    "走访": "Visits", "易走失人员": "Missing-prone people", "临时走访": "Ad hoc visit",
+    "临时走访（不计入定期走访）": "Ad hoc visit (not counted as a scheduled one)", "上传": "Upload", "从": "From",
+    "到": "To", "住址": "Home", "住址位置": "Home location", "体貌特征": "Appearance", "保存走访": "Save visit",
+    "信息收集": "Information collection", "困难帮扶": "Hardship help", "普法宣传": "Legal education",
+    "权益维护": "Rights defence", "纠纷调解": "Dispute mediation", "风险化解": "Risk defusing",
+    "其他联系人": "Other contact", "内容": "Content", "发现的问题": "Findings",
+    "发现的问题转办": "Hand on the findings",
+    "只看我的": "Mine only", "后续跟进": "Follow-up", "地点": "Place", "如：家中、社区活动室":
+        "e.g. at home, community room", "如：阿尔茨海默病": "e.g. Alzheimer's disease",
+    "姓名、全拼或首字母": "Name, full pinyin or initials", "定位失败，请填写地点": "GPS failed; type the place",
+    "本人": "The person", "家属": "Family", "邻居": "Neighbour", "未见到": "Nobody met", "寻找中": "Searching",
+    "居民": "Resident", "居民姓名": "Resident's name", "已找到": "Found", "已撤销": "Cancelled", "已走访": "Visited",
+    "已逾期": "Overdue", "待走访": "Due", "应访": "due", "应访日期": "Due date",
+    "当前没有走失警报。": "No missing-person alerts right now.",
+    "您的管辖范围内没有找到该居民。": "No such resident in your jurisdiction.",
+    "您的管辖范围内没有该居民": "no such resident in your jurisdiction",
+    "您的角色无权查看完整的电话号码": "Your role may not see full phone numbers", "情况说明": "Circumstances",
+    "找不到易走失人员 {id}": "Missing-prone person {id} not found", "找不到标签 {code}": "Tag {code} not found",
+    "找不到走失警报 {id}": "Missing-person alert {id} not found", "找不到走访记录 {id}": "Visit {id} not found",
+    "找不到居民 {id}": "Resident {id} not found",
+    "报告走失": "Report missing", "报告走失并通知": "Report missing and alert", "提交线索": "Submit sighting",
+    "搜寻半径": "Search radius", "搜寻半径必须在 100–50000 米之间": "the search radius must be 100–50,000 m",
+    "搜寻半径（米）": "Search radius (m)", "撤销": "Cancel", "撤销原因": "Why cancel", "撤销警报": "Cancel the alert",
+    "日期格式应为 YYYY-MM-DD": "dates are YYYY-MM-DD", "时间": "Time", "时间不能早于 30 天前":
+        "cannot be more than 30 days ago", "时间不能晚于现在": "cannot be in the future",
+    "时间须带时区": "needs a time zone",
+    "暂无服务记录。网格员的每一次信息收集、困难帮扶、普法宣传、权益维护、纠纷调解、风险化解都可以在这里登记。":
+        "No services logged yet. Every information collection, hardship help, legal education, rights defence, "
+        "dispute mediation and risk defusing a grid worker does can be logged here.",
+    "暂无走访记录。": "No visits yet.", "最后出现": "Last seen", "服务对象": "Served person", "服务时间": "Served at",
+    "服务时间不能晚于现在": "cannot be in the future", "服务类型": "Service type", "服务记录": "Services",
+    "未定位": "no location", "条 7 天内到期": "due within 7 days", "条近 30 天已走访": "done in the last 30 days",
+    "条逾期未走访": "overdue", "查找": "Find", "查看完整电话": "Show full phone numbers",
+    "查看已转的事件": "Open the case it became", "查看登记": "Open the registration",
+    "标签与走访周期": "Tags and visit frequencies", "标题": "Title", "正在寻找": "Searching now",
+    "每类标签人员的走访周期（天）；0 表示不定期走访。修改后，下一次生成走访任务时按新周期计算。":
+        "How often (days) people with each tag are visited; 0 means not on a schedule. A change applies from the "
+        "next generation of due visits.",
+    "没有走失记录。": "Never reported missing.", "没有逾期的走访。": "No overdue visits.",
+    "没有逾期的走访，做得好。": "No overdue visits. Well done.", "添加目击线索": "Add a sighting",
+    "留空为现在": "blank: now", "病情": "Condition", "登记易走失人员": "Register a missing-prone person",
+    "登记服务": "Log a service", "目击线索": "Sighting", "矛盾纠纷": "Disputes",
+    "矛盾纠纷暂以“矛盾纠纷”类事件办理，纠纷调处模块上线后可转入调解。":
+        "Disputes are handled as cases of the Disputes category until the mediation module arrives.",
+    "确认已找到": "Confirm found", "纠纷类别": "Kind of dispute",
+    "经度和纬度须同时填写": "give both longitude and latitude",
+    "经纬度超出范围": "coordinates out of range", "经纬度须同时填写且在有效范围内":
+        "give both longitude and latitude, within range", "经过": "Timeline", "编号": "No.", "联系人": "Contact",
+    "联系人最多 {limit} 位": "at most {limit} contacts", "补充照片": "Add photos", "见到": "Met",
+    "见到的人": "Who was met", "警报已{status}，不能再更改": "The alert is {status}; it cannot change any more",
+    "警报已被他人更新（当前版本 {current}，您提交的是 {given}），请刷新后重试":
+        "The alert was changed by someone else (now version {current}, you sent {given}); reload and try again",
+    "该人员已有正在寻找的走失警报（编号 {id}），请在警报页面添加目击线索":
+        "This person already has an open alert (no. {id}); add a sighting on the alert's page",
+    "该居民在 {day} 已有一条{kind}走访记录，请打开那条记录":
+        "This resident already has a visit {kind}on {day}; open that one", "该标签的": "for this tag ",
+    "该居民已在易走失人员名册中（编号 {id}）": "This resident is already in the registry (no. {id})",
+    "该居民没有有效的“{tag}”标签": "the resident has no active tag “{tag}”",
+    "该走访已于 {at} 记录，不能重复记录": "This visit was already recorded on {at}",
+    "请使用定位，或填写走访地点": "use GPS or type the place", "请先选择走访对象": "choose whom you visited first",
+    "请写明撤销原因": "say why the alert is cancelled", "请在地图上点选位置": "Click the map to place it",
+    "请在地图上点选最后出现的位置或使用定位": "click the map where the person was last seen, or use GPS",
+    "请填写监护人姓名": "the guardian's name is required", "请填写监护人电话": "the guardian's phone is required",
+    "请填写见到的人（本人、家属、邻居或未见到）": "say whom you met (the person, family, a neighbour, or nobody)",
+    "请选择登记的居民": "choose the resident to register", "请选择纠纷类别": "choose the kind of dispute",
+    "请选择网格、服务对象或定位": "choose a grid, the person served, or use GPS", "走失警报": "Missing-person alert",
+    "走失记录": "Missing reports", "走访周期必须在 0–366 天之间（0 表示不定期走访）":
+        "the visit frequency must be 0–366 days (0: not on a schedule)", "走访周期（天）": "Visit every (days)",
+    "走访对象": "Person visited", "走访时间": "Visited at", "走访时间不能晚于现在": "cannot be in the future",
+    "只能补录 31 天内的走访": "only visits of the last 31 days can be entered",
+    "走访没有定位，无法转为事件，请在走访记录中补充位置": "the visit has no location, so it cannot become a case",
+    "走访类别": "Visit for", "走访记录已被他人更新（当前版本 {current}，您提交的是 {given}），请刷新后重试":
+        "The visit was changed by someone else (now version {current}, you sent {given}); reload and try again",
+    "走访记录没有发现的问题，无法转为事件": "the visit recorded no findings to turn into a case",
+    "{code} 不是矛盾纠纷类事项": "{code} is not a dispute matter",
+    "身高、体型、衣着习惯等": "height, build, usual clothes",
+    "转为矛盾纠纷": "Turn into a dispute", "转为网格事件": "Turn into a grid case",
+    "近期没有待走访的对象。走访任务按标签的走访周期每天自动生成。":
+        "Nobody is due for a visit soon. Due visits are generated daily from the tags' visit frequencies.",
+    "附近摄像头：摄像头登记后，将在地图上显示离最后出现位置最近的摄像头。":
+        "Nearby cameras: once cameras are registered, the ones nearest the last-seen point show on the map.",
+    "查看原因（将记入审计日志）":
+        "Why you need it (written to the audit log)", "电话": "Phone", "关系": "Relation", "姓名": "Name",
+    "监护人": "Guardian", "监护人电话": "Guardian's phone", "全部": "All", "筛选": "Filter", "保存": "Save",
+    "已保存": "Saved", "启用": "Active", "记录走访": "Record the visit", "提交": "Submit",
+}
+for _zh, _en in _VISITS_MISSING.items():
+    EN.setdefault(_zh, _en)
+# --- end visits and missing ---
+
+
 def pick_language(request: Request, default: str) -> str:
     q = request.query_params.get("lang")
     if q in LANGS:
