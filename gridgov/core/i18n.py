@@ -692,6 +692,48 @@ for _zh, _en in _VISITS_MISSING.items():
 # --- end visits and missing ---
 
 
+# --- people Excel in and out ---
+EN.update({
+    "Excel 导入": "Excel import", "上一页": "Previous", "下一页": "Next", "下载导入模板": "Download a template",
+    "与{where}重复": "duplicates {where}", "人房关系": "Person–house relations", "居民": "Residents",
+    "房屋": "Houses", "标签": "Tags", "保留原值": "Keep current", "采用导入值": "Use imported",
+    "冲突": "Conflicts", "失败": "Failed", "字段": "Field", "导入值": "Imported value", "当前值": "Current value",
+    "导入方式": "Mode", "全部正确才导入": "All or nothing", "只导入正确的行": "Import the good rows",
+    "导入的数据与登记信息不一致时不会覆盖，请逐条决定保留原值或采用导入值。":
+        "Imported values that disagree with the register never overwrite it: decide for each one.",
+    "导入进度": "Import progress", "工作簿中有无法识别的工作表，见错误文件":
+        "The workbook has sheets that cannot be recognised; see the error workbook",
+    "工作表“{sheet}”缺少必填列：{columns}": "Sheet “{sheet}” lacks required columns: {columns}",
+    "工作表“{name}”不是已知的标签，应为：{expected}": "Sheet “{name}” is not a known tag; expected: {expected}",
+    "已保留原值": "Kept the current value", "已采用导入值": "Used the imported value", "已写入": "Written",
+    "已完成": "Done", "已检查": "Checked", "开始导入": "Start import", "待处理冲突": "Conflicts to settle",
+    "总行数": "Rows", "您的角色无权导出完整的证件号码和电话":
+        "Your role may not export full ID and phone numbers",
+    "我的导入": "My imports", "找不到导入任务 {id}": "Import {id} not found",
+    "找不到房屋 {house}，请先导入房屋": "House {house} not found; import the houses first",
+    "排队中": "Queued", "进行中": "Running", "数据类型": "Data", "文件": "File", "数据来源": "Source",
+    "有与登记信息不一致的值，去处理": "Some values disagree with the register: settle them",
+    "模板含中文列名、下拉选项和填写说明（示例中的证件号码是虚构的）。":
+        "Templates have Chinese headers, drop-down lists and notes (the example ID numbers are fictitious).",
+    "此人不在您的管辖范围内": "this person is outside your jurisdiction",
+    "此人已登记在您管辖范围以外的网格，请联系其所在社区":
+        "this person is registered in a grid outside your jurisdiction; contact their community",
+    "没有“{kind}”的导入模板": "There is no import template for “{kind}”",
+    "没有待处理的冲突": "No conflicts to settle", "没有标签工作表，请使用导入模板":
+        "no tag sheets: use the import template",
+    "系统中没有此人，请先导入居民": "this person is not on the register; import the residents first",
+    "证件号码应设为文本格式：Excel 只保留数字的前 15 位，后几位已变成 0":
+        "format the ID number column as text: Excel keeps 15 digits of a number and zeroes the rest",
+    "该导入没有错误文件": "This import has no error workbook",
+    "请写明导出完整号码的原因（至少 4 个字）": "give the reason for exporting full numbers (at least 4 characters)",
+    "错误行": "Bad rows", "必须是“是”或“否”": "must be 是 (yes) or 否 (no)", "如 卫健局、民政局":
+        "e.g. the health or civil affairs bureau", "Excel 文件": "Excel file", "上传": "Upload", "返回": "Back",
+    "下载错误行（含错误原因）": "Download the bad rows (with reasons)", "{label}应为日期，如 2026-01-31":
+        "{label} must be a date such as 2026-01-31",
+})
+# --- end people Excel ---
+
+
 def pick_language(request: Request, default: str) -> str:
     q = request.query_params.get("lang")
     if q in LANGS:
