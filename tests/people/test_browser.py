@@ -1,0 +1,83 @@
+"""In Debian's chromium: a grid worker finds a resident by pinyin initials, logs a visit and turns
+what they found into a case; a community admin reveals the ID number with a reason."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from sqlalchemy import select
+
+from gridgov.cases.models import Case
+from gridgov.core.audit import AuditEntry
+from gridgov.regions.models import Region
+from gridgov.visits.models import Visit
+from tests.cases.test_browser import log_in
+from tests.people.conftest import fake_id, fake_phone
+
+pytestmark = pytest.mark.browser
+GRID = "43020300500101"
+WORKER, COMMUNITY = "wg" + GRID, "sq" + GRID[:12]
+
+
+def test_find_by_initials_visit_and_report_a_finding(browser, live_server, client, auth, sessions):
+    number = fake_id("19420815")
+    r = client.post("/api/v1/residents", headers=auth(WORKER), json={
+        "name": "欧阳秋菊", "id_number": number, "grid_code": GRID, "phone": fake_phone(), "address": "庆云路12号"})
+    assert r.status_code == 201, r.text
+    resident_id = r.json()["resident"]["id"]
+
+    with sessions() as db:
+        spot = shapely.from_geojson(db.get(Region, GRID).geometry).representative_point()
+    # The phone's GPS, inside the worker's grid: the finding becomes a case at that point.
+    context, page = log_in(browser, live_server, WORKER)
+    context.grant_permissions(["geolocation"])
+    context.set_geolocation({"longitude": spot.x, "latitude": spot.y})
+    page.click("nav.mainnav >> text=实有人口")
+    page.fill("[data-testid=q]", "oyqj")
+    page.keyboard.press("Enter")
+    row = page.locator(f"[data-testid=results] tr[data-id='{resident_id}']")
+    assert row.locator("mark").inner_text() == "欧阳秋菊"
+    assert number not in page.content()
+    row.locator("a").click()
+    page.wait_for_url(f"{live_server}/people/{resident_id}")
+    assert page.locator("[data-testid=id-number]").inner_text() == number[:4] + "*" * 10 + number[-4:]
+    assert page.locator("#revealed").count() == 0  # a grid worker may not reveal
+
+    page.click("[data-testid=log-visit]")
+    form = page.locator("[data-testid=visit-form]")
+    page.click("#gps")
+    page.wait_for_function("document.getElementById('lon').value !== ''")
+    form.locator("input[name=place]").fill("家中")
+    form.locator("input[name=met]").fill("本人")
+    form.locator("textarea[name=findings]").fill("楼道堆放大量纸箱杂物，堵塞消防通道")
+    form.locator("button.primary").click()
+    page.wait_for_load_state("load")
+    assert "楼道堆放大量纸箱杂物" in page.locator("[data-testid=findings]").inner_text()
+    page.click("[data-testid=to-case]")
+    page.wait_for_url(f"{live_server}/cases/*")
+    assert "楼道堆放大量纸箱杂物" in page.content()
+    context.close()
+
+    with sessions() as db:
+        visit = db.scalars(select(Visit).where(Visit.resident_id == resident_id)).one()
+        case = db.get(Case, visit.case_id)
+        assert visit.status == "done" and case is not None and case.grid_code == GRID
+        assert "楼道堆放大量纸箱杂物" in case.description
+
+
+def test_community_admin_reveals_with_a_reason(browser, live_server, client, auth, sessions):
+    number = fake_id("19661102")
+    r = client.post("/api/v1/residents", headers=auth(WORKER), json={
+        "name": "查看号码", "id_number": number, "grid_code": GRID})
+    resident_id = r.json()["resident"]["id"]
+    context, page = log_in(browser, live_server, COMMUNITY)
+    page.goto(f"{live_server}/people/{resident_id}")
+    assert number not in page.content()
+    page.click("#revealed summary")
+    page.fill("#revealed input[name=reason]", "办理高龄补贴核对身份")
+    page.click("#revealed button")
+    assert page.locator("[data-testid=revealed]").inner_text().count(number) == 1
+    context.close()
+    with sessions() as db:
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.object_id == str(resident_id))).one()
+        assert entry.action == "reveal" and entry.reason == "办理高龄补贴核对身份"
