@@ -28,8 +28,8 @@ def test_tag_details_history_and_masking(client, auth, make_resident):
     again = client.post(url, json={"code": "living_alone", "reason": "重复", "details": {
         "emergency_contact": "李四", "emergency_phone": phone}}, headers=auth(WORKER))
     assert again.status_code == 400 and again.json()["error"]["code"] == "tag_exists"
-    r = client.put(url + "/living_alone", json={"details": {"emergency_contact": "王五（邻居）"}, "reason": "联系人变更"},
-                   headers=auth(COMMUNITY))
+    r = client.put(url + "/living_alone", headers=auth(COMMUNITY),
+                   json={"details": {"emergency_contact": "王五（邻居）"}, "reason": "联系人变更"})
     assert r.status_code == 200, r.text
     assert "王五（邻居）" in r.text and phone[-4:] in r.text  # a phone left blank keeps the stored one
     r = client.post(url + "/living_alone/remove", json={"reason": ""}, headers=auth(WORKER))
