@@ -213,7 +213,7 @@ class ImportRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(12))  # residents | houses | relations | tags
-    mode: Mapped[str] = mapped_column(String(12))  # all_or_nothing | good_rows
+    mode: Mapped[str] = mapped_column(String(20))  # all_or_nothing | good_rows (14 characters: 0006 widens it)
     filename: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(60), default="")  # the department the data came from
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
