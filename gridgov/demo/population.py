@@ -55,6 +55,8 @@ ELSEWHERE = [("430421", "湖南省衡阳市衡阳县", 12), ("430422", "湖南�
              ("430923", "湖南省益阳市安化县", 6), ("360302", "江西省萍乡市安源区", 8),
              ("360321", "江西省萍乡市莲花县", 6), ("420115", "湖北省武汉市江夏区", 3),
              ("510921", "四川省遂宁市蓬溪县", 3), ("441481", "广东省梅州市兴宁市", 2)]
+# Codes replaced when their county was reorganised: people born since then carry the new one.
+RENAMED = {"430221": ("430212", 2018), "430521": ("430582", 2019), "431121": ("431181", 2021)}
 MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "153", "155",
                    "156", "157", "158", "159", "166", "173", "176", "177", "180", "181", "182", "183", "185", "186",
                    "187", "188", "189", "191", "198", "199")
@@ -202,7 +204,8 @@ class Population:
         name = (surname + self._given()) if surname else self.names.next()
         code, place = origin or r.choices([(c, p) for c, p, _ in ZHUZHOU], [w for *_, w in ZHUZHOU])[0]
         p = Person(name=name, gender=gender, birth=birth, kind=kind, origin=place if code != "430203" else "")
-        p.id_number = self._id_number(code, birth, gender)
+        successor, since = RENAMED.get(code, (code, 0))
+        p.id_number = self._id_number(successor if birth.year >= since else code, birth, gender)
         if age >= 12 and r.random() < (0.6 if age >= 72 else 0.95):
             p.phone = r.choice(MOBILE_PREFIXES) + f"{r.randrange(10 ** 8):08d}"
         p.ethnicity = r.choices([e for e, _ in ETHNICITIES], [w for _, w in ETHNICITIES])[0]
@@ -263,9 +266,9 @@ class Population:
         elif shape == "young_single":
             members = [new(r.randint(19, 40), r.choice("MF"))]
         else:
-            low, high = {"couple": (25, 59), "with_parent": (40, 59), "left_behind": (25, 42)}.get(shape, (26, 55))
+            low, high = {"couple": (25, 59), "with_parent": (40, 59), "left_behind": (26, 42)}.get(shape, (26, 55))
             husband = new(r.randint(low, high), "M")
-            wife = new(max(20, self.age(husband) - r.randint(-2, 5)), "F")
+            wife = new(max(22, self.age(husband) - r.randint(-2, 5)), "F")  # old enough for a child
             parents = [husband, wife]
             surname = husband.name[0] if r.random() < 0.9 else wife.name[0]
             kids = []
@@ -451,7 +454,7 @@ class Population:
                     p.hukou_address = f"{p.origin}{town}镇{village}村"
                 elif p.kind == "registered":
                     p.hukou_address = where
-            if h.members[0].kind == "registered" and h.members[0].lives and self.rng.random() < 0.08:
+            if h.members[0].kind == "registered" and not h.grid.village and self.rng.random() < 0.08:
                 # 户籍 in another community of the district: lives here, registered there (人在户不在)
                 other = self.rng.choice(self.houses)["address"]
                 for p in h.members:
@@ -516,8 +519,10 @@ class Population:
                     relation(p, h.house, "居住" if h.tenure == "own" else "租住", h.moved_in)
             if h.previous is not None:
                 start = h.moved_in - timedelta(days=self.rng.randint(300, 900))
+                end = h.moved_in - timedelta(days=self.rng.randint(1, 20))
                 for p in h.members:
-                    relation(p, h.previous, "租住", start, h.moved_in - timedelta(days=self.rng.randint(1, 20)))
+                    if p.lives and p.birth < end:
+                        relation(p, h.previous, "租住", start, end)
         for start in range(0, len(rows), 5000):
             self.db.execute(insert(Residence), rows[start:start + 5000])
         self.counts["residence"] = len(rows)
