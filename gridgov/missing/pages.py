@@ -18,7 +18,7 @@ from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
 from gridgov.missing import service
 from gridgov.missing.models import MissingAlert
 from gridgov.missing.schemas import AlertOut, PersonOut
-from gridgov.visits.pages import _find_residents
+from gridgov.visits.pages import find_residents
 from gridgov.visits.photos import image_path
 from gridgov.web.render import render
 
@@ -65,7 +65,7 @@ def new_person_page(request: Request, db: DB, who: Who, resident_id: int | None 
     from gridgov.visits.service import get_resident
 
     resident = get_resident(db, who, resident_id) if resident_id else None
-    found = _find_residents(db, who, q) if q.strip() and resident is None else []
+    found = find_residents(request, db, who, q) if q.strip() and resident is None else []
     return render(request, "missing/new.html", resident=resident, found=found, q=q, values={}, errors={})
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from gridgov.cases.views import Ctx
@@ -16,6 +16,8 @@ from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
 from gridgov.core.excel import table_workbook, xlsx_response
 from gridgov.people.models import Resident
+from gridgov.people.search import ResidentQuery, search_residents
+from gridgov.people.service import people_context
 from gridgov.regions.models import Region
 from gridgov.visits import service
 from gridgov.visits.photos import image_path
@@ -109,22 +111,19 @@ def _errors(request, exc: AppError) -> dict:
 def new_visit_page(request: Request, db: DB, who: Who, resident_id: int | None = None, q: str = ""):
     who.require("visits.log")
     resident = service.get_resident(db, who, resident_id) if resident_id else None
-    found = _find_residents(db, who, q) if q.strip() and resident is None else []
+    found = find_residents(request, db, who, q) if q.strip() and resident is None else []
     tags = service.scheduled_tags(db, resident.id) if resident else []
     return render(request, "visits/new.html", resident=resident, found=found, q=q, tags=tags, values={}, errors={},
                   met_choices=service.MET)
 
 
-def _find_residents(db, who, q: str) -> list[Resident]:
-    """A quick pick for the ad hoc form: name, full pinyin or initials, inside the jurisdiction."""
-    text = q.strip()
-    key = text.lower().replace(" ", "")
-    stmt = (select(Resident).where(who.within(Resident.region_path),
-                                   or_(Resident.name.startswith(text, autoescape=True),
-                                       Resident.name_pinyin.startswith(key, autoescape=True),
-                                       Resident.name_initials.startswith(key, autoescape=True)))
-            .order_by(Resident.name, Resident.id).limit(20))
-    return list(db.scalars(stmt))
+def find_residents(request: Request, db, who, q: str) -> list[Resident]:
+    """The people search of the register (name, pinyin, initials, ID or phone digits), first page."""
+    try:
+        page = search_residents(db, people_context(request.app.state.settings), who, ResidentQuery(q=q), 20, 0)
+    except ValidationFailed:
+        return []
+    return [hit.resident for hit in page.hits]
 
 
 @router.post("/visits/new")
