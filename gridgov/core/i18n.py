@@ -15,6 +15,7 @@ LANGS = ("zh", "en")
 EN: dict[str, str] = {
     # people and houses (gridgov/people), audit
     "实有人口": "Residents",
+    "导入 Excel": "Import Excel",
     "登记居民": "Register a resident",
     "待核对冲突": "Conflicts to settle",
     "共 {n} 人": "{n} people",

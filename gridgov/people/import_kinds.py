@@ -26,6 +26,7 @@ from gridgov.people.houses import (
 from gridgov.people.identity import GENDERS, ID_TYPES, KINDS, IdentityError, IdNumber, parse_id
 from gridgov.people.imports import BadCell, Counts, Importer, Row
 from gridgov.people.models import Building, House, Residence, Resident, ResidentTag, TagEvent, TagKind
+from gridgov.people.rules import run_rules
 from gridgov.people.service import FIELD_LABELS, GridPaths, ResidentInput, check_resident, id_hash, upsert_residents
 from gridgov.people.tagging import check_details, detail_fields
 
@@ -161,9 +162,11 @@ class ResidentImporter(Importer):
 
     def write(self, db, batch):
         counts = Counts()
-        for outcome in upsert_residents(db, self.ctx, batch, self.source, self.who.user_id or None):
+        outcomes = upsert_residents(db, self.ctx, batch, self.source, self.who.user_id or None)
+        for outcome in outcomes:
             setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
             counts.conflicts += len(outcome.conflicts)
+        run_rules(db, [o.resident_id for o in outcomes])  # an import proposes tags as the nightly run does
         return counts
 
 
@@ -388,6 +391,8 @@ class RelationImporter(Importer):
         rented = sorted({r.house_id for r in batch if r.relation == "租住" and r.end_date is None})
         if rented:
             db.execute(update(House).where(House.id.in_(rented)).values(rented=True))
+        if new:
+            run_rules(db, sorted({r["resident_id"] for r in new}))
         return counts
 
 

@@ -32,21 +32,25 @@ def _living(today: date):
             or_(Residence.start_date.is_(None), Residence.start_date <= today))
 
 
-def _households(today: date):
-    """Per house: how many live there now, and the youngest one's birth date."""
-    return (select(Residence.house_id, func.count(func.distinct(Residence.resident_id)).label("n"),
+def _households(today: date, people: list[int] | None):
+    """Per house: how many live there now, and the youngest one's birth date (only the houses of
+    `people` when given, so a batch does not aggregate the whole register)."""
+    stmt = (select(Residence.house_id, func.count(func.distinct(Residence.resident_id)).label("n"),
                    func.max(Resident.birth_date).label("youngest"))
-            .join(Resident, Resident.id == Residence.resident_id)
-            .where(*_living(today)).group_by(Residence.house_id).subquery())
+            .join(Resident, Resident.id == Residence.resident_id).where(*_living(today)))
+    if people is not None:
+        stmt = stmt.where(Residence.house_id.in_(select(Residence.house_id).where(Residence.resident_id.in_(people))))
+    return stmt.group_by(Residence.house_id).subquery()
 
 
-def _elderly_in(today: date, household_ok) -> Select:
-    households = _households(today)
+def _elderly_in(today: date, household_ok, people: list[int] | None = None) -> Select:
+    households = _households(today, people)
     cutoff = _years_before(today, ELDERLY_AGE)
     return (select(Resident.id).distinct()
             .join(Residence, Residence.resident_id == Resident.id)
             .join(households, households.c.house_id == Residence.house_id)
-            .where(*_living(today), Resident.birth_date <= cutoff, household_ok(households, cutoff)))
+            .where(*_living(today), Resident.birth_date <= cutoff, household_ok(households, cutoff),
+                   *([Resident.id.in_(people)] if people is not None else [])))
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,15 @@ class Rule:
     name: str
     tag: str
     reason: str  # why the register proposes it, as the confirming person reads it
-    query: Callable[[date], Select]
+    query: Callable[[date, list[int] | None], Select]
 
 
 RULES = [
     Rule("living_alone", "living_alone", f"年满 {ELDERLY_AGE} 岁且是其住房的唯一居住人",
-         lambda today: _elderly_in(today, lambda h, _cutoff: h.c.n == 1)),
+         lambda today, people: _elderly_in(today, lambda h, _cutoff: h.c.n == 1, people)),
     Rule("empty_nest", "empty_nest", f"年满 {ELDERLY_AGE} 岁且同住的人都已年满 {ELDERLY_AGE} 岁",
-         lambda today: _elderly_in(today, lambda h, cutoff: (h.c.n >= 2) & (h.c.youngest <= cutoff))),
+         lambda today, people: _elderly_in(today, lambda h, cutoff: (h.c.n >= 2) & (h.c.youngest <= cutoff),
+                                           people)),
 ]
 
 
@@ -71,13 +76,11 @@ def run_rules(db: Session, resident_ids: list[int] | None = None, today: date | 
     today = today or date.today()
     made: dict[str, int] = {}
     for rule in RULES:
-        query = rule.query(today)
         if resident_ids is not None:
             ids: list[int] = []
             for start in range(0, len(resident_ids), 500):
-                chunk = resident_ids[start:start + 500]
-                ids += db.scalars(query.where(Resident.id.in_(chunk))).all()
+                ids += db.scalars(rule.query(today, resident_ids[start:start + 500])).all()
         else:
-            ids = list(db.scalars(query))
+            ids = list(db.scalars(rule.query(today, None)))
         made[rule.name] = tagging.propose(db, sorted(ids), rule.tag, rule.name, rule.reason)
     return made

@@ -216,6 +216,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         chunk = hashes[start:start + 500]
         existing.update({r.id_hash: r for r in db.scalars(select(Resident).where(Resident.id_hash.in_(chunk)))})
     outcomes: list[MergeOutcome | None] = [None] * len(rows)
+    open_conflicts = _open_conflicts(db, [p.id for p in existing.values()])
     new_rows, new_index = [], []
     for i, (clean, digest) in enumerate(zip(rows, hashes, strict=True)):
         person = existing.get(digest)
@@ -223,18 +224,33 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
             new_rows.append(_new_row(ctx, clean, source, actor_id))
             new_index.append(i)
         else:
-            outcomes[i] = _merge(db, ctx, person, clean, source, actor_id)
+            outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
     if new_rows:
-        ids = db.execute(insert(Resident).returning(Resident.id, sort_by_parameter_order=True), new_rows).scalars()
-        for i, rid in zip(new_index, ids, strict=True):
-            outcomes[i] = MergeOutcome(rid, "created")
+        # A plain executemany, then the ids by hash: RETURNING in parameter order makes SQLAlchemy
+        # send one INSERT per row on SQLite.
+        db.execute(insert(Resident), new_rows)
+        ids: dict[str, int] = {}
+        new_hashes = [r["id_hash"] for r in new_rows]
+        for start in range(0, len(new_hashes), 500):
+            ids.update(db.execute(select(Resident.id_hash, Resident.id)
+                                  .where(Resident.id_hash.in_(new_hashes[start:start + 500]))).all())
+        for i, digest in zip(new_index, new_hashes, strict=True):
+            outcomes[i] = MergeOutcome(ids[digest], "created")
     return outcomes  # type: ignore[return-value]
 
 
+def _open_conflicts(db: Session, resident_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
+    out: dict[int, set[tuple[str, str]]] = {}
+    for start in range(0, len(resident_ids), 500):
+        for rid, key, value in db.execute(select(
+                ResidentConflict.resident_id, ResidentConflict.field, ResidentConflict.proposed_value).where(
+                ResidentConflict.resident_id.in_(resident_ids[start:start + 500]), ResidentConflict.status == "open")):
+            out.setdefault(rid, set()).add((key, value))
+    return out
+
+
 def _merge(db: Session, ctx: PeopleContext, person: Resident, clean: CleanResident, source: str,
-           actor_id: int | None) -> MergeOutcome:
-    open_conflicts = {(c.field, c.proposed_value) for c in db.scalars(
-        select(ResidentConflict).where(ResidentConflict.resident_id == person.id, ResidentConflict.status == "open"))}
+           actor_id: int | None, open_conflicts: set[tuple[str, str]]) -> MergeOutcome:
     changed, conflicts = False, []
     incoming = dict(clean.values)
     current_phone = ctx.cipher.decrypt(person.phone_cipher, PHONE_CONTEXT) if person.phone_cipher else ""

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from gridgov.people.models import ResidentTag, TagEvent
+from gridgov.people.models import Resident, ResidentTag, TagEvent
 from gridgov.people.rules import run_rules
 from tests.people.conftest import COMMUNITY, GRID, WORKER, fake_phone
 
@@ -133,3 +133,21 @@ def test_rules_propose_and_a_person_decides(client, auth, sessions, make_residen
         events = db.scalars(select(TagEvent.action).join(ResidentTag, ResidentTag.id == TagEvent.resident_tag_id)
                             .where(ResidentTag.resident_id == alone["id"]).order_by(TagEvent.id)).all()
     assert events == ["propose", "confirm"]
+
+
+def test_an_import_proposes_tags_like_the_nightly_run(client, auth, sessions):
+    from tests.people.conftest import fake_id
+    from tests.people.excel_helpers import HOUSE_HEADERS, RELATION_HEADERS, person, residents_xlsx, upload, xlsx
+
+    number, building = fake_id("19380612"), f"导入规则{fake_id()[-6:]}栋"
+    upload(client, auth(WORKER), residents_xlsx([person(number, GRID, "导入独居")]))
+    upload(client, auth(WORKER), xlsx({"房屋": (HOUSE_HEADERS, [
+        {"所属网格": GRID, "楼栋名称": building, "单元": "1", "房号": "101", "房屋用途": "住宅"}])}), kind="houses")
+    run = upload(client, auth(WORKER), xlsx({"人房关系": (RELATION_HEADERS, [
+        {"证件号码": number, "所属网格": GRID, "楼栋名称": building, "单元": "1", "房号": "101", "关系": "居住",
+         "开始日期": "2001-05-01"}])}), kind="relations")
+    assert run["status"] == "done", run
+    with sessions() as db:
+        tag = db.scalar(select(ResidentTag).join(Resident, Resident.id == ResidentTag.resident_id)
+                        .where(Resident.name == "导入独居"))
+    assert (tag.tag_code, tag.status, tag.source) == ("living_alone", "proposed", "rule:living_alone")
