@@ -20,7 +20,7 @@ from gridgov.catalog.models import HANDLING_LEVELS, CatalogItem
 from gridgov.departments.models import AreaAssignment, Department
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import Region
-from gridgov.regions.service import grid_layer_version
+from gridgov.regions.service import grid_layer_version, path_codes
 
 BORDER_METRES = 20.0
 M_PER_DEG_LAT = 110_574.0
@@ -35,6 +35,7 @@ class Decision:
     rule: str
     reason: str
     triage_reason: str = ""
+    handler_name: str | None = None  # the handler's display name, for the answer to the create
 
 
 class StreetBorders:
@@ -87,35 +88,55 @@ def open_load(db: Session, handler_ids: list[int]) -> dict[int, int]:
     return dict(db.execute(q).all())
 
 
-def choose_handler(db: Session, dept: Department, grid: Region) -> tuple[int | None, str, str]:
-    """(handler id, rule, explanation) for a department and a grid."""
-    rows = db.execute(select(AreaAssignment.handler_id, Region.path, Region.name)
+@dataclass(frozen=True)
+class HandlerChoice:
+    handler_id: int | None
+    rule: str
+    reason: str
+    handler_name: str | None = None
+
+
+def pick_handler(db: Session, dept: Department, grid_path: str) -> HandlerChoice:
+    """The handler for a department and the grid at `grid_path`, with the rule and explanation."""
+    # Only assignments to the grid or one of its ancestors can cover it: ask for those alone,
+    # with the handlers' names, instead of every assignment of the department.
+    rows = db.execute(select(AreaAssignment.handler_id, User.display_name, Region.path, Region.name)
                       .join(Region, Region.code == AreaAssignment.region_code)
                       .join(User, User.id == AreaAssignment.handler_id)
-                      .where(AreaAssignment.department_id == dept.id, User.is_active.is_(True))).all()
-    covering = [r for r in rows if grid.path.startswith(r.path)]
+                      .where(AreaAssignment.department_id == dept.id, User.is_active.is_(True),
+                             AreaAssignment.region_code.in_(path_codes(grid_path)))).all()
+    covering = [r for r in rows if grid_path.startswith(r.path)]
     if covering:
         depth = max(len(r.path) for r in covering)
         best = sorted({(r.handler_id, r.name) for r in covering if len(r.path) == depth})
-        names = dict(db.execute(select(User.id, User.display_name).where(User.id.in_([b[0] for b in best]))).all())
+        names = {r.handler_id: r.display_name for r in covering}
         if len(best) == 1:
             hid, area = best[0]
-            return hid, "area_assignment", f"分派规则：{area} → {names[hid]}（覆盖该网格的最具体区划）"
+            return HandlerChoice(hid, "area_assignment", f"分派规则：{area} → {names[hid]}（覆盖该网格的最具体区划）",
+                                 names[hid])
         load = open_load(db, [b[0] for b in best])
         hid, area = min(best, key=lambda b: (load.get(b[0], 0), b[0]))
         loads = "，".join(f"{names[h]} {load.get(h, 0)} 件" for h, _ in best)
-        return hid, "least_loaded", f"分派规则：{area} 有 {len(best)} 名负责人，派给在办最少的 {names[hid]}（{loads}）"
+        why = f"分派规则：{area} 有 {len(best)} 名负责人，派给在办最少的 {names[hid]}（{loads}）"
+        return HandlerChoice(hid, "least_loaded", why, names[hid])
     admin = db.execute(select(User.id, User.display_name).where(
         User.department_id == dept.id, User.role == "dept_admin", User.is_active.is_(True))
         .order_by(User.username)).first()
     if admin is not None:
         why = f"{dept.name} 没有覆盖该网格的分派规则，派给部门管理员 {admin.display_name}"
-        return admin.id, "department_admin", why
-    return None, "no_handler", f"{dept.name} 没有覆盖该网格的分派规则，也没有部门管理员"
+        return HandlerChoice(admin.id, "department_admin", why, admin.display_name)
+    return HandlerChoice(None, "no_handler", f"{dept.name} 没有覆盖该网格的分派规则，也没有部门管理员")
 
 
-def route(db: Session, item: CatalogItem | None, grid: Region, lon: float, lat: float,
+def choose_handler(db: Session, dept: Department, grid: Region) -> tuple[int | None, str, str]:
+    """(handler id, rule, explanation) for a department and a grid."""
+    choice = pick_handler(db, dept, grid.path)
+    return choice.handler_id, choice.rule, choice.reason
+
+
+def route(db: Session, item: CatalogItem | None, grid_path: str, lon: float, lat: float,
           borders: StreetBorders) -> Decision:
+    """The decision for a case of `item` at (lon, lat) in the grid whose region path is `grid_path`."""
     if item is None:
         return Decision("district", None, None, "triage_no_item", "没有匹配的事项，进入分拣队列由调度员判断",
                         "没有匹配的事项")
@@ -125,8 +146,9 @@ def route(db: Session, item: CatalogItem | None, grid: Region, lon: float, lat: 
     if near is not None:
         why = f"位置距街道边界 {near:.0f} 米（不足 {BORDER_METRES:.0f} 米），归属需人工确认"
         return Decision("district", dept.id, None, "triage_border", f"{head}；{why}，进入分拣队列", why)
-    handler_id, rule, explanation = choose_handler(db, dept, grid)
-    if handler_id is None:
-        return Decision("district", dept.id, None, "triage_no_handler", f"{head}；{explanation}，进入分拣队列",
-                        explanation)
-    return Decision(item.handling_level, dept.id, handler_id, rule, f"{head}；{explanation}")
+    choice = pick_handler(db, dept, grid_path)
+    if choice.handler_id is None:
+        return Decision("district", dept.id, None, "triage_no_handler", f"{head}；{choice.reason}，进入分拣队列",
+                        choice.reason)
+    return Decision(item.handling_level, dept.id, choice.handler_id, choice.rule, f"{head}；{choice.reason}",
+                    handler_name=choice.handler_name)

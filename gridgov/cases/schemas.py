@@ -77,14 +77,18 @@ class CaseOut(BaseModel):
     closed_at: datetime | None
 
 
-def case_outs(db: Session, cases: list[Case]) -> list[CaseOut]:
-    """Serialises a page of cases with three lookups in all, not three per case."""
-    items = {i.id: i for i in db.scalars(select(CatalogItem).where(
-        CatalogItem.id.in_({c.item_id for c in cases if c.item_id})))}
-    depts = {d.id: d for d in db.scalars(select(Department).where(
-        Department.id.in_({c.department_id for c in cases if c.department_id})))}
-    users = dict(db.execute(select(User.id, User.display_name).where(
-        User.id.in_({c.handler_id for c in cases if c.handler_id}))).all())
+def case_outs(db: Session, cases: list[Case], items: dict[int, CatalogItem] | None = None,
+              departments: dict[int, Department] | None = None, names: dict[int, str] | None = None
+              ) -> list[CaseOut]:
+    """Serialises a page of cases with three lookups in all, not three per case. Items, departments
+    and handler names the caller already holds (a create that just routed) are not looked up again."""
+    items, depts, users = dict(items or {}), dict(departments or {}), dict(names or {})
+    if missing := {c.item_id for c in cases if c.item_id and c.item_id not in items}:
+        items.update((i.id, i) for i in db.scalars(select(CatalogItem).where(CatalogItem.id.in_(missing))))
+    if missing := {c.department_id for c in cases if c.department_id and c.department_id not in depts}:
+        depts.update((d.id, d) for d in db.scalars(select(Department).where(Department.id.in_(missing))))
+    if missing := {c.handler_id for c in cases if c.handler_id and c.handler_id not in users}:
+        users.update(db.execute(select(User.id, User.display_name).where(User.id.in_(missing))).all())
     out = []
     for c in cases:
         item, dept = items.get(c.item_id), depts.get(c.department_id)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -114,16 +115,36 @@ def _find_item(db: Session, code: str) -> CatalogItem:
     return item
 
 
+@dataclass
+class Intake:
+    """A create's outcome. For a new case, also what it was routed with (its item, department and
+    handler's name), so the answer needs no second look at the database; None for an earlier case."""
+
+    case: Case
+    created: bool
+    item: CatalogItem | None = None
+    department: Department | None = None
+    handler_name: str | None = None
+
+
 def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 idempotency_scope: str | None = None, idempotency_key: str | None = None,
                 now: datetime | None = None) -> tuple[Case, bool]:
     """Returns (case, created). A repeated idempotency key returns the first case."""
+    done = intake(db, ctx, who, data, idempotency_scope, idempotency_key, now)
+    return done.case, done.created
+
+
+def intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
+           idempotency_scope: str | None = None, idempotency_key: str | None = None,
+           now: datetime | None = None) -> Intake:
+    """`create_case`, returning an `Intake`."""
     if who is not None and not who.can("cases.create"):
         raise Forbidden()
     if idempotency_key:
         earlier = idempotent_case(db, idempotency_scope, idempotency_key)
         if earlier is not None:
-            return earlier, False
+            return Intake(earlier, False)
     problems: dict[str, FieldProblem] = {}
     if not data.description.strip():
         problems["description"] = FieldProblem("必填")
@@ -132,19 +153,17 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
     if problems:
         raise ValidationFailed(problems)
     lon, lat = to_wgs84(data.lon, data.lat, data.crs)
-    grid_code = ctx.locator.grid_code_for_point(db, lon, lat)
-    if grid_code is None:
+    located = ctx.locator.grid_path_for_point(db, lon, lat)
+    if located is None:
         raise ValidationFailed({"location": FieldProblem("该点 ({lon}, {lat}) 不在任何网格内",
                                                          lon=round(lon, 6), lat=round(lat, 6))})
-    from gridgov.regions.models import Region
-
-    grid = db.get(Region, grid_code)
+    grid_code, grid_path = located
     item = _find_item(db, data.item_code) if data.item_code else _suggested_item(db, data.description)
-    decision = route(db, item, grid, lon, lat, ctx.borders)
+    decision = route(db, item, grid_path, lon, lat, ctx.borders)
     now = now or utcnow()
     case = Case(number=f"tmp-{uuid.uuid4().hex[:16]}", source=data.source, item_id=item.id if item else None,
                 description=data.description.strip(), address=data.address.strip(), lon=lon, lat=lat,
-                grid_code=grid.code, region_path=grid.path, urgency=data.urgency,
+                grid_code=grid_code, region_path=grid_path, urgency=data.urgency,
                 reporter_user_id=who.user_id if who else None, reporter_name=data.reporter_name.strip(),
                 reporter_phone=data.reporter_phone.strip(), state="reported", level=decision.level,
                 triage_reason=decision.triage_reason, department_id=decision.department_id,
@@ -158,18 +177,24 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
     _event(db, case, who, "report", "", "reported", data.description.strip(),
            {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
             "item_code": item.code if item else None}, now)
-    if idempotency_key:
-        db.add(IdempotencyKey(scope=idempotency_scope, key=idempotency_key, case_id=case.id))
-        try:
-            with db.begin_nested():
-                db.flush()
-        except IntegrityError:
-            # Another request with the same key won the race; the caller rolls back and reads it.
-            raise Conflict("重复提交", code="idempotency_race") from None
+    if idempotency_key and not _claim_key(db, idempotency_scope, idempotency_key, case.id):
+        # Another request with the same key won the race; the caller rolls back and reads it.
+        raise Conflict("重复提交", code="idempotency_race")
     if decision.triage_reason:
         notify_case(db, holder_ids(db, case), case, "triage",
                     f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
-    return case, True
+    dept = db.get(Department, decision.department_id) if decision.department_id else None
+    return Intake(case, True, item, dept, decision.handler_name)
+
+
+def _claim_key(db: Session, scope: str | None, key: str, case_id: int) -> bool:
+    """Records the idempotency key for the new case; False when the key is taken already (by a
+    concurrent request that committed first: PostgreSQL waits for it). One statement, where a
+    savepoint around a plain INSERT took three round trips."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(IdempotencyKey).values(scope=scope, key=key, case_id=case_id, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id))
+    return db.execute(stmt).first() is not None
 
 
 def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
@@ -254,7 +279,7 @@ def _effect_register(db, ctx, who, case, data, now):
 def _apply_route(db, ctx, case: Case, item: CatalogItem) -> None:
     from gridgov.regions.models import Region
 
-    decision = route(db, item, db.get(Region, case.grid_code), case.lon, case.lat, ctx.borders)
+    decision = route(db, item, db.get(Region, case.grid_code).path, case.lon, case.lat, ctx.borders)
     case.department_id, case.handler_id = decision.department_id, decision.handler_id
     case.routing_rule, case.routing_reason = decision.rule, decision.reason
     case.triage_reason = decision.triage_reason

@@ -14,7 +14,8 @@ from gridgov.core.errors import Conflict
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-def case_context(request: Request) -> service.CaseContext:
+async def case_context(request: Request) -> service.CaseContext:
+    # async: it only reads app state, and a plain def would cost a trip through the thread pool.
     state = request.app.state
     return service.CaseContext(settings=state.settings, locator=state.locator, borders=state.borders)
 
@@ -29,15 +30,19 @@ def create_case(body: CaseIn, db: DB, who: Who, ctx: Ctx,
     data = service.NewCase(**body.model_dump(exclude={"source"}), source=source)
     scope = f"user:{who.user_id}"
     try:
-        case, created = service.create_case(db, ctx, who, data, scope, idempotency_key)
+        done = service.intake(db, ctx, who, data, scope, idempotency_key)
         db.commit()
     except Conflict as exc:
         if exc.code != "idempotency_race":
             raise
         db.rollback()
-        case, created = service.idempotent_case(db, scope, idempotency_key), False
-    out = case_outs(db, [case])[0]
-    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+        done = service.Intake(service.idempotent_case(db, scope, idempotency_key), False)
+    case = done.case
+    # A new case is answered from what routing already read: no query after the commit.
+    out = case_outs(db, [case], items={done.item.id: done.item} if done.item else None,
+                    departments={done.department.id: done.department} if done.department else None,
+                    names={case.handler_id: done.handler_name} if done.handler_name else None)[0]
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if done.created else 200)
 
 
 @router.get("", response_model=CasePage)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gridgov.accounts.access import Principal
-from gridgov.accounts.service import principal_of, user_for_token
+from gridgov.accounts.service import principal_for_token
 from gridgov.core.config import Settings
-from gridgov.core.db import session_scope
 from gridgov.core.errors import AppError, NotAuthenticated
 from gridgov.core.security import csrf_matches
 
@@ -25,8 +25,26 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.sessions)
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session that is rolled back unless the view committed (see `session_scope`). Async, so
+    that opening it (no I/O) and closing an idle one cost no trip through the thread pool; only a
+    rollback that must reach the database runs there, off the event loop."""
+    db = request.app.state.sessions()
+    try:
+        yield db
+    finally:
+        if db.in_transaction():
+            with anyio.CancelScope(shield=True):  # a client that hung up must not leak the connection
+                await run_in_threadpool(_end, db)
+        else:
+            db.close()
+
+
+def _end(db: Session) -> None:
+    try:
+        db.rollback()
+    finally:
+        db.close()
 
 
 DB = Annotated[Session, Depends(get_db)]
@@ -56,17 +74,14 @@ async def optional_principal(request: Request, db: DB) -> Principal | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         # A blocking query must not run on the event loop: it would stall every other request.
-        user = await run_in_threadpool(user_for_token, db, auth[7:].strip(), "bearer")
-        if user is None:
+        principal = await run_in_threadpool(principal_for_token, db, auth[7:].strip(), "bearer")
+        if principal is None:
             raise NotAuthenticated()
-        principal = principal_of(user)
     elif raw := request.cookies.get(SESSION_COOKIE):
-        user = await run_in_threadpool(user_for_token, db, raw, "session")
-        if user is not None:
-            principal = principal_of(user)
-            # Cookies ride along on cross-site requests; bearer tokens do not.
-            if request.method in UNSAFE:
-                await check_csrf(request, raw)
+        principal = await run_in_threadpool(principal_for_token, db, raw, "session")
+        # Cookies ride along on cross-site requests; bearer tokens do not.
+        if principal is not None and request.method in UNSAFE:
+            await check_csrf(request, raw)
     request.state.principal = principal
     return principal
 

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from gridgov.accounts.access import Principal
 from gridgov.core.errors import NotFound, OutsideJurisdiction
@@ -67,13 +67,35 @@ def count_by_level(db: Session, who: Principal) -> dict[str, int]:
     return dict(db.execute(q).all())
 
 
-# --- the grid layer version: bumped by every grid import, read by every locator ---
+# --- versions in `meta`: the grid layer's is bumped by every grid import, read by every locator ---
+
+_META_SNAPSHOT = "gridgov.meta_snapshot"
+
+
+def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
+    """Every `meta` row as key → (counter, value), read once per transaction. A case intake asks
+    for the grid layer's version twice (locator, street borders) and the calendar's once; one
+    small query answers all of them, and a version read at the start of a transaction is as good
+    as one read a millisecond later. A bump in this session drops it (`forget_meta_snapshot`)."""
+    held = db.info.get(_META_SNAPSHOT)
+    if held is not None and held[0] is db.get_transaction():
+        return held[1]
+    values = {key: (counter or 0, value or "")
+              for key, counter, value in db.execute(select(MetaValue.key, MetaValue.counter, MetaValue.value))}
+    db.info[_META_SNAPSHOT] = (db.get_transaction(), values)
+    return values
+
+
+def forget_meta_snapshot(db: Session) -> None:
+    db.info.pop(_META_SNAPSHOT, None)
+
 
 def grid_layer_version(db: Session) -> int:
-    return db.scalar(select(MetaValue.counter).where(MetaValue.key == GRID_LAYER)) or 0
+    return meta_snapshot(db).get(GRID_LAYER, (0, ""))[0]
 
 
 def bump_grid_layer(db: Session) -> None:
+    forget_meta_snapshot(db)
     updated = db.execute(update(MetaValue).where(MetaValue.key == GRID_LAYER)
                          .values(counter=MetaValue.counter + 1))
     if updated.rowcount == 0:
@@ -87,36 +109,64 @@ class Located:
     lineage: list[Region]
 
 
+@dataclass(frozen=True)
+class _Layer:
+    version: int
+    index: GridIndex
+    paths: dict[str, str]  # grid code → its region path, as of `version`
+
+
 class GridLocator:
     """Keeps one in-memory index of the grid layer and rebuilds it when the layer's
-    version in the database changes, so several processes stay in step after an import."""
+    version in the database changes, so several processes stay in step after an import.
+    It also keeps each grid's region path: an import that changes a grid (its parent too)
+    bumps the version, so the path is exactly as current as the polygon it was read with."""
 
     def __init__(self) -> None:
-        self._index: GridIndex | None = None
-        self._version = -1
+        self._layer: _Layer | None = None  # replaced whole, so a reader never sees half of a rebuild
         self._lock = threading.Lock()
 
-    def index(self, db: Session) -> GridIndex:
+    def _current(self, db: Session) -> _Layer:
         version = grid_layer_version(db)
-        if self._index is None or version != self._version:
+        layer = self._layer
+        if layer is None or version != layer.version:
             with self._lock:
-                if self._index is None or version != self._version:
-                    rows = db.execute(select(Region.code, Region.geometry)
+                layer = self._layer
+                if layer is None or version != layer.version:
+                    rows = db.execute(select(Region.code, Region.path, Region.geometry)
                                       .where(Region.level == "grid", Region.geometry.is_not(None))).all()
-                    self._index = GridIndex([r.code for r in rows], [from_geojson(r.geometry) for r in rows])
-                    self._version = version
-        return self._index
+                    layer = self._layer = _Layer(version, GridIndex([r.code for r in rows],
+                                                                    [from_geojson(r.geometry) for r in rows]),
+                                                 {r.code: r.path for r in rows})
+        return layer
+
+    def index(self, db: Session) -> GridIndex:
+        return self._current(db).index
 
     def grid_code_for_point(self, db: Session, lon: float, lat: float) -> str | None:
         return self.index(db).locate(lon, lat)
 
+    def grid_path_for_point(self, db: Session, lon: float, lat: float) -> tuple[str, str] | None:
+        """(grid code, region path) of the grid containing the point, without reading the grid."""
+        layer = self._current(db)
+        code = layer.index.locate(lon, lat)
+        return None if code is None else (code, layer.paths[code])
+
     def grid_for_point(self, db: Session, lon: float, lat: float) -> Located:
-        code = self.grid_code_for_point(db, lon, lat)
-        if code is None:
+        found = self.grid_path_for_point(db, lon, lat)
+        if found is None:
             raise NotFound("该点 ({lon}, {lat}) 不在任何网格内", code="outside_grids",
                            lon=round(lon, 6), lat=round(lat, 6))
-        grid = get_region(db, code)
-        return Located(grid=grid, lineage=lineage(db, grid))
+        code, path = found
+        # The grid and its ancestors in one query; their polygons are not needed to name them.
+        codes = path_codes(path)
+        rows = {r.code: r for r in db.scalars(select(Region).options(defer(Region.geometry))
+                                              .where(Region.code.in_(codes)))}
+        grid = rows.get(code)
+        if grid is None or grid.path != path:  # changed since the layer was read: ask the tree itself
+            grid = get_region(db, code)
+            return Located(grid=grid, lineage=lineage(db, grid))
+        return Located(grid=grid, lineage=[rows[c] for c in codes if c in rows])
 
 
 def grids_feature_collection(db: Session, who: Principal, code: str) -> dict:

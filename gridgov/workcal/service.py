@@ -80,13 +80,17 @@ def package_schedule(year: int) -> dict[date, tuple[str, str]]:
 # --- the version that tells cached calendars to rebuild ---
 
 def calendar_version(db: Session) -> tuple[int, str]:
-    row = db.execute(select(MetaValue.counter, MetaValue.value).where(MetaValue.key == CALENDAR_KEY)).first()
-    return (row.counter, row.value) if row else (0, "")
+    from gridgov.regions.service import meta_snapshot  # read with the grid layer's, once per transaction
+
+    return meta_snapshot(db).get(CALENDAR_KEY, (0, ""))
 
 
 def bump_calendar(db: Session) -> None:
     # A fresh token as well as the counter: a version seen in a transaction that was rolled back
     # never comes back with different data.
+    from gridgov.regions.service import forget_meta_snapshot
+
+    forget_meta_snapshot(db)
     token = uuid.uuid4().hex
     updated = db.execute(update(MetaValue).where(MetaValue.key == CALENDAR_KEY)
                          .values(counter=MetaValue.counter + 1, value=token))
