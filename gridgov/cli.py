@@ -32,7 +32,7 @@ def _register_subcommands() -> None:
     app.command("worker", help="运行后台任务（通知投递、时限巡检）/ Run background jobs")(worker_command)
     app.add_typer(open311_app, name="open311")
     app.add_typer(calendar_app, name="calendar")
-    app.command("import", help="从 Excel 导入人口、房屋、人房关系或标签 / Import people data from Excel")(import_command)
+    app.command("import", help="从 Excel 导入人口、房屋、人房关系或标签 / Import people data")(import_command)
     app.add_typer(audit_app, name="audit")
     app.add_typer(visits_app, name="visits")
 

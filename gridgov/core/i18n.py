@@ -15,6 +15,10 @@ LANGS = ("zh", "en")
 EN: dict[str, str] = {
     # people and houses (gridgov/people), audit
     "实有人口": "Residents",
+    "实有房屋": "Houses", "共 {n} 栋": "{n} buildings", "楼栋名称包含": "Building name contains",
+    "没有登记的楼栋。可以用 Excel 模板导入房屋。": "No buildings registered. Import houses with the Excel template.",
+    "这栋楼还没有登记房屋。": "No rooms registered in this building.", "在住人数": "Living there", "层数": "Floors",
+    "房号": "Room",
     "导入 Excel": "Import Excel",
     "登记居民": "Register a resident",
     "待核对冲突": "Conflicts to settle",

@@ -15,7 +15,7 @@ from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, ValidationFailed
 from gridgov.people import houses, search, service, tagging
 from gridgov.people.identity import EDUCATION, HOUSEHOLD_STATUSES, KINDS
-from gridgov.people.models import Building, Resident, ResidentConflict, TagKind
+from gridgov.people.models import Building, House, Residence, Resident, ResidentConflict, TagKind
 from gridgov.people.views import people_ctx, tag_event_outs, tag_outs
 from gridgov.regions.models import Region
 from gridgov.web.render import render
@@ -132,3 +132,32 @@ def house_page(request: Request, db: DB, who: Who, house_id: int):
     tags = service.tags_of(db, [p.id for _, p in occupants])
     return render(request, "people/house.html", house=house, building=building, occupants=occupants, tags=tags,
                   today=date.today())
+
+
+@router.get("/houses")
+def houses_page(request: Request, db: DB, who: Who, grid: str = "", q: str = "", page: int = 1):
+    """Buildings in the jurisdiction, by grid, with how many rooms and how many of them are rented."""
+    who.require("people.read")
+    stmt = (select(Building, func.count(House.id), func.count(House.id).filter(House.rented))
+            .outerjoin(House, House.building_id == Building.id)
+            .where(who.within(Building.region_path)).group_by(Building.id))
+    if grid:
+        stmt = stmt.where(Building.grid_code == grid)
+    if q.strip():
+        stmt = stmt.where(Building.name.contains(q.strip(), autoescape=True))
+    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = max(page, 1)
+    rows = db.execute(stmt.order_by(Building.grid_code, Building.name).offset((page - 1) * PAGE * 2)
+                      .limit(PAGE * 2)).all()
+    return render(request, "people/houses.html", rows=rows, total=total, grid=grid, q=q, grids=_grids(db, who),
+                  page=page, pages=max(1, -(-total // (PAGE * 2))))
+
+
+@router.get("/buildings/{building_id:int}")
+def building_page(request: Request, db: DB, who: Who, building_id: int):
+    building = houses.get_building(db, who, building_id)
+    rows = db.execute(
+        select(House, func.count(Residence.id).filter(Residence.end_date.is_(None)))
+        .outerjoin(Residence, Residence.house_id == House.id).where(House.building_id == building_id)
+        .group_by(House.id).order_by(House.unit, House.room)).all()
+    return render(request, "people/building.html", building=building, rows=rows)

@@ -33,6 +33,7 @@ NAV = [  # (path, label, permission or None)
     ("/console", "调度台", "cases.dispatch"),
     ("/cases", "事件", "cases.read"),
     ("/people", "实有人口", "people.read"),
+    ("/houses", "实有房屋", "people.read"),
     ("/visits", "走访", "people.read"),
     ("/missing", "易走失人员", "missing.read"),
     ("/regions", "区划与网格", "regions.read"),

@@ -75,3 +75,17 @@ def test_house_page_lists_occupants(client, auth, make_resident):
     english = client.get(f"/houses/{h['id']}", headers=PAGE_HEADERS | {"Accept-Language": "en"},
                          params={"lang": "en"})
     assert "Residents and owners" in english.text
+
+
+def test_houses_and_building_pages(client, auth):
+    b = client.post("/api/v1/buildings", json={"name": "楼栋列表测试", "grid_code": GRID, "address": "董家塅路8号"},
+                    headers=auth(WORKER)).json()
+    client.post("/api/v1/houses", json={"building_id": b["id"], "unit": "3", "room": "501", "rented": True},
+                headers=auth(WORKER))
+    login(client, WORKER)
+    page = client.get("/houses", params={"q": "楼栋列表"}, headers=PAGE_HEADERS)
+    assert page.status_code == 200 and f"/buildings/{b['id']}" in page.text and "董家塅路8号" in page.text
+    rooms = client.get(f"/buildings/{b['id']}", headers=PAGE_HEADERS)
+    assert rooms.status_code == 200 and ">501<" in rooms.text
+    login(client, "jd" + "430203002")
+    assert client.get(f"/buildings/{b['id']}", headers=PAGE_HEADERS).status_code == 403
