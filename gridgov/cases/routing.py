@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
@@ -96,15 +96,18 @@ class HandlerChoice:
     handler_name: str | None = None
 
 
+_COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
+    select(AreaAssignment.handler_id, User.display_name, Region.path, Region.name)
+    .join(Region, Region.code == AreaAssignment.region_code).join(User, User.id == AreaAssignment.handler_id)
+    .where(AreaAssignment.department_id == bindparam("dept"), User.is_active.is_(True),
+           AreaAssignment.region_code.in_(bindparam("codes", expanding=True))))
+
+
 def pick_handler(db: Session, dept: Department, grid_path: str) -> HandlerChoice:
     """The handler for a department and the grid at `grid_path`, with the rule and explanation."""
     # Only assignments to the grid or one of its ancestors can cover it: ask for those alone,
     # with the handlers' names, instead of every assignment of the department.
-    rows = db.execute(select(AreaAssignment.handler_id, User.display_name, Region.path, Region.name)
-                      .join(Region, Region.code == AreaAssignment.region_code)
-                      .join(User, User.id == AreaAssignment.handler_id)
-                      .where(AreaAssignment.department_id == dept.id, User.is_active.is_(True),
-                             AreaAssignment.region_code.in_(path_codes(grid_path)))).all()
+    rows = db.execute(_COVERING_ASSIGNMENTS, {"dept": dept.id, "codes": path_codes(grid_path)}).all()
     covering = [r for r in rows if grid_path.startswith(r.path)]
     if covering:
         depth = max(len(r.path) for r in covering)

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -108,8 +108,14 @@ class NewCase:
     reporter_phone: str = ""
 
 
+# Statements every intake runs, built once (building one costs about as much as running it).
+_ITEM_BY_CODE = select(CatalogItem).where(CatalogItem.code == bindparam("code"), CatalogItem.active.is_(True))
+_CASE_FOR_KEY = select(IdempotencyKey.case_id).where(IdempotencyKey.scope == bindparam("scope"),
+                                                    IdempotencyKey.key == bindparam("key"))
+
+
 def _find_item(db: Session, code: str) -> CatalogItem:
-    item = db.scalar(select(CatalogItem).where(CatalogItem.code == code, CatalogItem.active.is_(True)))
+    item = db.scalar(_ITEM_BY_CODE, {"code": code})
     if item is None:
         raise ValidationFailed({"item_code": FieldProblem("没有编码为 {code} 的事项", code=code)})
     return item
@@ -198,8 +204,7 @@ def _claim_key(db: Session, scope: str | None, key: str, case_id: int) -> bool:
 
 
 def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
-    case_id = db.scalar(select(IdempotencyKey.case_id).where(IdempotencyKey.scope == scope,
-                                                            IdempotencyKey.key == key))
+    case_id = db.scalar(_CASE_FOR_KEY, {"scope": scope, "key": key})
     return db.get(Case, case_id) if case_id else None
 
 

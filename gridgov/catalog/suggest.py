@@ -375,6 +375,16 @@ def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh
     return out
 
 
+def categories_of(db: Session, items: list[CatalogItem]) -> dict[int, Category]:
+    """The categories a few items' answers show: each item's 小类 (loaded with the item) and its
+    大类, by id. For suggestions, instead of reading the whole category table per call."""
+    cats = {i.category.id: i.category for i in items}
+    parents = {c.parent_id for c in cats.values() if c.parent_id and c.parent_id not in cats}
+    if parents:
+        cats.update((c.id, c) for c in db.scalars(select(Category).where(Category.id.in_(parents))))
+    return cats
+
+
 def _quote(words: list[str], lang: str) -> str:
     return ("、" if lang != "en" else ", ").join(f"“{w}”" for w in words)
 

@@ -29,7 +29,7 @@ from gridgov.catalog.schemas import (
     ItemUpdate,
     SuggestionOut,
 )
-from gridgov.catalog.suggest import suggest_items
+from gridgov.catalog.suggest import categories_of, suggest_items
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import FieldProblem, ValidationFailed
 from gridgov.departments.models import Department
@@ -121,9 +121,9 @@ def suggest(request: Request, db: DB, who: Who, description: str = "", limit: in
     if not description.strip():
         raise ValidationFailed({"description": FieldProblem("必填")})
     limit = min(max(limit, 1), 10)
-    cats = _categories(db)
-    return [SuggestionOut(item=ItemOut.of(s.item, cats), score=s.score, reasons=s.reasons)
-            for s in suggest_items(db, description, limit=limit, lang=_lang(request))]
+    found = suggest_items(db, description, limit=limit, lang=_lang(request))
+    cats = categories_of(db, [s.item for s in found])  # only the few shown
+    return [SuggestionOut(item=ItemOut.of(s.item, cats), score=s.score, reasons=s.reasons) for s in found]
 
 
 def _xlsx(data: bytes, name: str) -> Response:

@@ -70,6 +70,7 @@ def count_by_level(db: Session, who: Principal) -> dict[str, int]:
 # --- versions in `meta`: the grid layer's is bumped by every grid import, read by every locator ---
 
 _META_SNAPSHOT = "gridgov.meta_snapshot"
+_META_ROWS = select(MetaValue.key, MetaValue.counter, MetaValue.value)  # built once: run on most requests
 
 
 def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
@@ -80,8 +81,7 @@ def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
     held = db.info.get(_META_SNAPSHOT)
     if held is not None and held[0] is db.get_transaction():
         return held[1]
-    values = {key: (counter or 0, value or "")
-              for key, counter, value in db.execute(select(MetaValue.key, MetaValue.counter, MetaValue.value))}
+    values = {key: (counter or 0, value or "") for key, counter, value in db.execute(_META_ROWS)}
     db.info[_META_SNAPSHOT] = (db.get_transaction(), values)
     return values
 
