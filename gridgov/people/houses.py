@@ -9,9 +9,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
-from gridgov.core.errors import AppError, FieldProblem, NotFound, OutsideJurisdiction, ValidationFailed
+from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
 from gridgov.people.models import Building, House, Residence, Resident
-from gridgov.people.service import GridPaths, get_resident
+from gridgov.people.service import GridPaths, get_resident, scoped_get
 
 USES = ("住宅", "商铺", "办公", "厂房", "仓储", "其他")
 OWNERSHIPS = ("商品房", "房改房", "公租房", "自建房", "单位产权", "其他")
@@ -88,13 +88,7 @@ def create_building(db: Session, who: Principal, data: BuildingInput) -> Buildin
 
 
 def get_building(db: Session, who: Principal, building_id: int) -> Building:
-    who.require("people.read")
-    building = db.get(Building, building_id)
-    if building is None:
-        raise NotFound("找不到楼栋 {id}", id=building_id)
-    if not who.covers(building.region_path):
-        raise OutsideJurisdiction()
-    return building
+    return scoped_get(db, who, Building, building_id, "找不到楼栋 {id}")
 
 
 def check_house(data: HouseInput) -> dict[str, FieldProblem]:
@@ -134,13 +128,7 @@ def create_house(db: Session, who: Principal, data: HouseInput) -> House:
 
 
 def get_house(db: Session, who: Principal, house_id: int) -> House:
-    who.require("people.read")
-    house = db.get(House, house_id)
-    if house is None:
-        raise NotFound("找不到房屋 {id}", id=house_id)
-    if not who.covers(house.region_path):
-        raise OutsideJurisdiction()
-    return house
+    return scoped_get(db, who, House, house_id, "找不到房屋 {id}")
 
 
 def add_residence(db: Session, who: Principal, data: ResidenceInput) -> Residence:

@@ -68,10 +68,10 @@ class ResidentOut(ResidentBrief):
                    sources=list(r.sources or []), version=r.version)
 
 
-class ResidentIn(BaseModel):
+class ResidentFields(BaseModel):
+    """What a person may state about a resident, on registering or editing."""
+
     name: str = Field(max_length=60)
-    id_number: str = Field(max_length=30)
-    id_type: str = "ric"
     kind: str = ""
     grid_code: str = Field(max_length=14)
     phone: str = ""
@@ -88,23 +88,15 @@ class ResidentIn(BaseModel):
     notes: str = ""
 
 
-class ResidentUpdate(BaseModel):
+class ResidentIn(ResidentFields):
+    id_number: str = Field(max_length=30)
+    id_type: str = "ric"
+
+
+class ResidentUpdate(ResidentFields):
+    """The ID number is the key of the register, so an edit does not change it."""
+
     version: int
-    name: str = Field(max_length=60)
-    kind: str
-    grid_code: str
-    phone: str = ""
-    gender: str = ""
-    birth_date: date | None = None
-    nationality: str = ""
-    ethnicity: str = ""
-    education: str = ""
-    occupation: str = ""
-    employer: str = ""
-    hukou_address: str = ""
-    address: str = ""
-    household_status: str = ""
-    notes: str = ""
 
 
 class RegisterOut(BaseModel):

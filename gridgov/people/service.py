@@ -310,14 +310,19 @@ def register_resident(db: Session, ctx: PeopleContext, who: Principal, data: Res
 
 # --- reading ---------------------------------------------------------------------------------------
 
-def get_resident(db: Session, who: Principal, resident_id: int) -> Resident:
+def scoped_get(db: Session, who: Principal, model, key: int, not_found: str):
+    """A register record by id, for a reader whose jurisdiction covers it."""
     who.require("people.read")
-    person = db.get(Resident, resident_id)
-    if person is None:
-        raise NotFound("找不到居民 {id}", id=resident_id)
-    if not who.covers(person.region_path):
+    row = db.get(model, key)
+    if row is None:
+        raise NotFound(not_found, id=key)
+    if not who.covers(row.region_path):
         raise OutsideJurisdiction()
-    return person
+    return row
+
+
+def get_resident(db: Session, who: Principal, resident_id: int) -> Resident:
+    return scoped_get(db, who, Resident, resident_id, "找不到居民 {id}")
 
 
 def tags_of(db: Session, resident_ids: list[int], statuses=("active",)) -> dict[int, list[tuple[str, str]]]:
