@@ -191,14 +191,24 @@ class Database:
     name: str = ""
 
 
-def demo_database(cleanup: Cleanup, backend: str, work: Path) -> Database:
-    """A fresh database with the demo district and its accounts, no cases and no population."""
+class _Keep:
+    """Stands in for the clean-up of a database that is to be kept."""
+
+    def push(self, _label, _fn) -> None:
+        pass
+
+
+def demo_database(cleanup: Cleanup, backend: str, work: Path, keep: bool = False) -> Database:
+    """A fresh database with the demo district and its accounts, no cases and no population
+    (removed at the end unless `keep`)."""
     var_dir = Path(tempfile.mkdtemp(prefix="var-", dir=work))
     if backend == "sqlite":
         db = Database(backend, f"sqlite:///{var_dir / 'bench.db'}", var_dir)
     else:
-        name, url = create_database(cleanup)
+        name, url = create_database(cleanup if not keep else _Keep())
         db = Database(backend, url, var_dir, name)
+    if keep:
+        print(f"kept: {db.url} (data key in {var_dir}); drop or remove it when done")
     env = gridgov_env(db.url, var_dir, GRIDGOV_DEMO_RESIDENTS="0")
     t_migrate = run_step([*gridgov_command(), "migrate"], env, "gridgov migrate")
     t_demo = run_step([*gridgov_command(), "demo"], env, "gridgov demo")
@@ -560,9 +570,10 @@ def explain(db: Database, timings: list[Timing]) -> None:
 
 
 def search_bench(cleanup: Cleanup, backend: str, total: int, n: int, seed: int, jobs: int, work: Path,
-                 want_explain: bool, budget: float) -> None:
+                 want_explain: bool, budget: float, keep: bool) -> None:
     print(f"\n== 2. search among {total:,} residents on {backend} ==")
-    db = demo_database(cleanup, backend, work)
+    db = demo_database(cleanup, backend, work if not keep else Path(tempfile.mkdtemp(prefix="gridgov-bench-keep-")),
+                       keep)
     _, tag_counts = load_residents(db, total, seed, jobs)
     if backend == "sqlite":
         from sqlalchemy import text
@@ -600,6 +611,8 @@ def main() -> None:
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--explain", action="store_true", help="print the plans of query kinds that miss the aim")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the search databases (and say where they are) to study their plans afterwards")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     cleanup = Cleanup()
@@ -613,7 +626,7 @@ def main() -> None:
             for backend in backends:
                 total = args.sqlite_residents if backend == "sqlite" else args.pg_residents
                 search_bench(cleanup, backend, total, args.queries, args.seed, args.jobs, work, args.explain,
-                             args.kind_seconds)
+                             args.kind_seconds, args.keep)
     finally:
         cleanup.run()
 
