@@ -121,6 +121,8 @@ def resident_page(request: Request, db: DB, who: Who, resident_id: int, register
                   history=tag_event_outs(db, tagging.history(db, who, resident_id)),
                   homes=houses.houses_of(db, who, resident_id), kinds=kinds, details=tagging.detail_fields,
                   conflicts=conflicts, labels=service.FIELD_LABELS, registered=registered, kind_names=KINDS,
+                  phone_labels={f"{t.code}.{f.key}": f"{t.name} · {f.label}" for t in tags
+                                for f in tagging.detail_fields(t.code) if f.type == "phone"},
                   grid=db.get(Region, person.grid_code))
 
 

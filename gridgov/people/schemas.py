@@ -114,6 +114,7 @@ class Revealed(BaseModel):
     name: str
     id_number: str
     phone: str
+    tag_phones: dict[str, dict[str, str]] = {}  # tag code → detail field → phone
 
 
 class TagIn(BaseModel):

@@ -37,6 +37,7 @@ from gridgov.regions.models import Region
 
 ID_CONTEXT = "resident.id_number"
 PHONE_CONTEXT = "resident.phone"
+TAG_PHONE_CONTEXT = "resident_tag.phone"  # phones among a tag's details (a guardian, an emergency contact)
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,7 @@ def age_of(birth: date | None, today: date | None = None) -> int | None:
 class Revealed:
     id_number: str
     phone: str
+    tag_phones: dict[str, dict[str, str]] = field(default_factory=dict)  # tag code → detail key → phone
 
 
 def reveal(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, reason: str) -> Revealed:
@@ -364,12 +366,20 @@ def reveal(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, re
         raise ValidationFailed({"reason": FieldProblem("请写明查看原因（至少 4 个字）")})
     if len(reason) > 300:
         raise ValidationFailed({"reason": FieldProblem("长度不能超过 {limit}", limit=300)})
+    tag_phones: dict[str, dict[str, str]] = {}
+    for tag in db.scalars(select(ResidentTag).where(ResidentTag.resident_id == person.id,
+                                                    ResidentTag.status == "active")):
+        for key, value in (tag.details or {}).items():
+            if isinstance(value, dict) and value.get("cipher"):
+                tag_phones.setdefault(tag.tag_code, {})[key] = ctx.cipher.decrypt(
+                    bytes.fromhex(value["cipher"]), TAG_PHONE_CONTEXT)
     shown = Revealed(
         id_number=ctx.cipher.decrypt(person.id_cipher, ID_CONTEXT),
-        phone=ctx.cipher.decrypt(person.phone_cipher, PHONE_CONTEXT) if person.phone_cipher else "")
+        phone=ctx.cipher.decrypt(person.phone_cipher, PHONE_CONTEXT) if person.phone_cipher else "",
+        tag_phones=tag_phones)
+    fields_shown = ["id_number", "phone"] + [f"{code}.{key}" for code, keys in tag_phones.items() for key in keys]
     audit.record(db, ctx.cipher, actor_of(who), "reveal", object_type="resident", object_id=person.id,
-                 subject=f"{person.name}（{person.id_masked}）", reason=reason,
-                 data={"fields": ["id_number", "phone"]})
+                 subject=f"{person.name}（{person.id_masked}）", reason=reason, data={"fields": fields_shown})
     return shown
 
 

@@ -17,9 +17,7 @@ from gridgov.accounts.access import Principal
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
 from gridgov.people.identity import IdentityError, mask_phone, parse_phone
 from gridgov.people.models import ResidentTag, TagEvent, TagKind
-from gridgov.people.service import PeopleContext, get_resident
-
-TAG_PHONE_CONTEXT = "resident_tag.phone"
+from gridgov.people.service import TAG_PHONE_CONTEXT, PeopleContext, get_resident
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def reveal(resident_id: int, body: RevealIn, db: DB, who: Who, ctx: Ctx):
     shown = service.reveal(db, ctx, who, resident_id, body.reason)
     person = service.get_resident(db, who, resident_id)
     db.commit()
-    return Revealed(id=resident_id, name=person.name, id_number=shown.id_number, phone=shown.phone)
+    return Revealed(id=resident_id, name=person.name, id_number=shown.id_number, phone=shown.phone,
+                    tag_phones=shown.tag_phones)
 
 
 def tag_outs(db, resident_id: int) -> list[TagOut]:

@@ -151,3 +151,21 @@ def test_an_import_proposes_tags_like_the_nightly_run(client, auth, sessions):
         tag = db.scalar(select(ResidentTag).join(Resident, Resident.id == ResidentTag.resident_id)
                         .where(Resident.name == "导入独居"))
     assert (tag.tag_code, tag.status, tag.source) == ("living_alone", "proposed", "rule:living_alone")
+
+
+def test_reveal_includes_the_phones_in_tags_and_audits_them(client, auth, sessions, make_resident):
+    from gridgov.core.audit import AuditEntry
+
+    person = make_resident(name="标签电话", birth="19450101")
+    guardian = fake_phone()
+    r = client.post(f"/api/v1/residents/{person['id']}/tags", headers=auth(WORKER), json={
+        "code": "mental_disorder", "reason": "卫健通报",
+        "details": {"guardian": "家属甲", "guardian_phone": guardian, "danger_level": "2"}})
+    assert r.status_code == 201, r.text
+    assert guardian not in r.text
+    shown = client.post(f"/api/v1/residents/{person['id']}/reveal", json={"reason": "联系监护人随访"},
+                        headers=auth(COMMUNITY)).json()
+    assert shown["tag_phones"] == {"mental_disorder": {"guardian_phone": guardian}}
+    with sessions() as db:
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.object_id == str(person["id"]))).one()
+    assert entry.data["fields"] == ["id_number", "phone", "mental_disorder.guardian_phone"]
