@@ -23,9 +23,10 @@ machine with the server), and, from pg_stat_database, the time PostgreSQL spent 
 per case, transactions per case and the connections opened during the window. `--create-only`
 leaves out the locate and suggest requests, for a one-POST-to-one-POST comparison with the ceiling.
 
-Note: with more than about 30 concurrent requests in one uvicorn worker, GridGov's connection pool
-(10 + 20 overflow) runs out, and since the bearer-token check runs on the event loop, the worker
-stalls until the pool's 30 s timeout: such runs report timeouts rather than a throughput.
+Note: a request holds one pooled connection from its token check to its end, and GridGov's pool has
+40 connections + 10 overflow per uvicorn worker: with many more concurrent requests than that in one
+worker, requests wait for a connection (up to the pool's 30 s timeout), and such runs report
+timeouts rather than a throughput.
 
 The ceiling (`bench/ceiling_app.py`) is a bare FastAPI app, served by the same uvicorn with the
 same worker count, that only validates the same JSON and inserts it as one row in the same
