@@ -227,14 +227,18 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         else:
             outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
     if new_rows:
-        # A plain executemany, then the ids by hash: RETURNING in parameter order makes SQLAlchemy
-        # send one INSERT per row on SQLite.
-        db.execute(insert(Resident), new_rows)
-        ids: dict[str, int] = {}
         new_hashes = [r["id_hash"] for r in new_rows]
-        for start in range(0, len(new_hashes), 500):
-            ids.update(db.execute(select(Resident.id_hash, Resident.id)
-                                  .where(Resident.id_hash.in_(new_hashes[start:start + 500]))).all())
+        ids: dict[str, int] = {}
+        if db.get_bind().dialect.name == "postgresql":
+            # Batched multi-row INSERT … RETURNING; the ids are matched by hash, in whatever order.
+            ids.update((h, i) for i, h in db.execute(insert(Resident).returning(Resident.id, Resident.id_hash),
+                                                     new_rows))
+        else:
+            # SQLite would send one INSERT per row for RETURNING: a plain executemany, then the ids by hash.
+            db.execute(insert(Resident), new_rows)
+            for start in range(0, len(new_hashes), 500):
+                ids.update(db.execute(select(Resident.id_hash, Resident.id)
+                                      .where(Resident.id_hash.in_(new_hashes[start:start + 500]))).all())
         for i, digest in zip(new_index, new_hashes, strict=True):
             outcomes[i] = MergeOutcome(ids[digest], "created")
     return outcomes  # type: ignore[return-value]
