@@ -15,7 +15,7 @@ demo population (the 芦淞区 district, its 288 grids and their accounts).
    rows/s, its resident set before the import (after the imports and the database set-up) and its
    peak (VmHWM) — the growth is what the import itself holds. Aims: ≥ 5,000 rows/s, peak ≤ 300 MB.
 2. **Search.** `--sqlite-residents` (default 1,000,000) and `--pg-residents` (default 5,000,000)
-   residents, each built by the register's own new-row function (`gridgov.people.service._new_row`:
+   residents, each built by the register's own new-row function (`gridgov.people.service.new_resident_row`:
    pinyin keys, AES-GCM ciphertexts, keyed hashes, masks, tails) in `--jobs` processes and bulk
    loaded (SQLite: executemany; PostgreSQL: COPY with the secondary indexes built afterwards, then
    ANALYZE), ~15% of them with active tags in the demo's proportions. Then
@@ -137,9 +137,9 @@ def resident_rows(start: int, count: int, seed: int, grids: list[Grid], data_key
     start+1 …, and (resident_id, tag_code) pairs for the tagged ones."""
     from gridgov.core.crypto import DataCipher
     from gridgov.people.identity import IdNumber
-    from gridgov.people.service import CleanResident, PeopleContext, _new_row
+    from gridgov.people.service import CleanResident, PeopleContext, new_resident_row
 
-    ctx = PeopleContext(cipher=DataCipher(data_key), settings=None)  # _new_row reads only the cipher
+    ctx = PeopleContext(cipher=DataCipher(data_key), settings=None)  # new_resident_row reads only the cipher
     tags = [(code, share) for code, share in TAG_SHARES.items()]
     rows, tagged = [], []
     for i in range(start, start + count):
@@ -151,7 +151,7 @@ def resident_rows(start: int, count: int, seed: int, grids: list[Grid], data_key
                   "hukou_address": "", "address": "", "household_status": "人户同在", "notes": ""}
         clean = CleanResident(id=IdNumber("ric", number, birth, gender), phone=phone, values=values,
                               region_path=grid.path)
-        row = _new_row(ctx, clean, SOURCE, None)
+        row = new_resident_row(ctx, clean, SOURCE, None)
         row["id"] = i + 1
         rows.append(row)
         roll = rng.randrange(10_000)

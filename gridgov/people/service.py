@@ -173,7 +173,7 @@ def phone_hash(ctx: PeopleContext, phone: str) -> str:
     return ctx.cipher.lookup_hash(phone, PHONE_CONTEXT)
 
 
-def _new_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None) -> dict:
+def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None) -> dict:
     pinyin, initials = pinyin_keys(clean.values["name"])
     now = datetime.now(UTC)
     row = dict(clean.values)
@@ -222,20 +222,22 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
     for i, (clean, digest) in enumerate(zip(rows, hashes, strict=True)):
         person = existing.get(digest)
         if person is None:
-            new_rows.append(_new_row(ctx, clean, source, actor_id))
+            new_rows.append(new_resident_row(ctx, clean, source, actor_id))
             new_index.append(i)
         else:
             outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
     if new_rows:
+        # Core inserts of the table: the ORM's bulk path leaves out None columns and so splits a
+        # batch into a statement per combination of blank fields.
         new_hashes = [r["id_hash"] for r in new_rows]
         ids: dict[str, int] = {}
         if db.get_bind().dialect.name == "postgresql":
             # Batched multi-row INSERT … RETURNING; the ids are matched by hash, in whatever order.
-            ids.update((h, i) for i, h in db.execute(insert(Resident).returning(Resident.id, Resident.id_hash),
-                                                     new_rows))
+            ids.update((h, i) for i, h in db.execute(
+                insert(Resident.__table__).returning(Resident.id, Resident.id_hash), new_rows))
         else:
             # SQLite would send one INSERT per row for RETURNING: a plain executemany, then the ids by hash.
-            db.execute(insert(Resident), new_rows)
+            db.execute(insert(Resident.__table__), new_rows)
             for start in range(0, len(new_hashes), 500):
                 ids.update(db.execute(select(Resident.id_hash, Resident.id)
                                       .where(Resident.id_hash.in_(new_hashes[start:start + 500]))).all())

@@ -2,8 +2,8 @@
 houses inside their grids, tags in realistic proportions with their details, a year of visits and
 services, and a build that is deterministic and idempotent; on both databases.
 
-Read-only checks run on the session's shared `demo_url` (DEMO_RESIDENTS people); the build itself is
-checked on a fresh database, built twice.
+Everything runs on a fresh database of its own built twice (the shared `demo_url` also holds what
+other tests register), and on a second fresh one for determinism.
 """
 
 from __future__ import annotations
@@ -39,9 +39,39 @@ PERSON_NAME = re.compile(r"[\u4e00-\u9fff]{2,3}")
 DEMO_CHARS = set(names.SURNAMES) | set(names.GIVEN)
 
 
+def _fresh_demo(databases, backend, tmp_path_factory) -> str:
+    url = databases.new(backend)
+    migrated(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        build_demo(db, settings=settings_for(url, tmp_path_factory.mktemp("var")), residents=DEMO_RESIDENTS)
+        db.commit()
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="module")
-def db(demo_url, tmp_path_factory):
-    engine = make_engine(demo_url)
+def rebuilt(backend, databases, tmp_path_factory):
+    """A fresh database given the demo, then built once more; the checks below read it, because
+    the session's shared demo database also holds what other tests registered."""
+    url = databases.new(backend)
+    migrated(url)
+    settings = settings_for(url, tmp_path_factory.mktemp("var"))
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        first = build_demo(db, settings=settings, residents=DEMO_RESIDENTS)
+        db.commit()
+    after_first = population(url)
+    with make_sessionmaker(engine)() as db:
+        second = build_demo(db, settings=settings, residents=DEMO_RESIDENTS)
+        db.commit()
+    engine.dispose()
+    return url, first.created, after_first, second.created, population(url)
+
+
+@pytest.fixture(scope="module")
+def db(rebuilt):
+    engine = make_engine(rebuilt[0])
     with make_sessionmaker(engine)() as session:
         yield session
         session.rollback()
@@ -49,8 +79,8 @@ def db(demo_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ctx(demo_url, tmp_path_factory):
-    return people_context(settings_for(demo_url, tmp_path_factory.mktemp("var")))
+def ctx(rebuilt, tmp_path_factory):
+    return people_context(settings_for(rebuilt[0], tmp_path_factory.mktemp("var")))
 
 
 @pytest.fixture(scope="module")
@@ -297,24 +327,6 @@ def population(url: str) -> dict[str, list]:
     return out
 
 
-@pytest.fixture(scope="module")
-def rebuilt(backend, databases, tmp_path_factory):
-    """A fresh database given the same demo as `demo_url`, then built once more."""
-    url = databases.new(backend)
-    migrated(url)
-    settings = settings_for(url, tmp_path_factory.mktemp("var"))
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as db:
-        first = build_demo(db, settings=settings, residents=DEMO_RESIDENTS)
-        db.commit()
-    after_first = population(url)
-    with make_sessionmaker(engine)() as db:
-        second = build_demo(db, settings=settings, residents=DEMO_RESIDENTS)
-        db.commit()
-    engine.dispose()
-    return url, first.created, after_first, second.created, population(url)
-
-
 def test_a_second_build_adds_and_changes_nothing(rebuilt):
     _, first, after_first, second, after_second = rebuilt
     assert first["resident"] >= DEMO_RESIDENTS and first["service"] > 0 and first["visit"] > 0
@@ -322,8 +334,7 @@ def test_a_second_build_adds_and_changes_nothing(rebuilt):
     assert after_second == after_first
 
 
-def test_the_same_seed_gives_the_same_population(rebuilt, demo_url):
-    fresh = rebuilt[2]
-    shared = population(demo_url)
-    for table, rows in fresh.items():
-        assert rows == shared[table], table
+def test_the_same_seed_gives_the_same_population(rebuilt, backend, databases, tmp_path_factory):
+    other = population(_fresh_demo(databases, backend, tmp_path_factory))
+    for table, rows in rebuilt[2].items():
+        assert rows == other[table], table
