@@ -78,6 +78,10 @@ class Resident(Base):
         Index("ix_residents_id_tail", "id_tail", "id"),
         Index("ix_residents_phone_tail", "phone_tail", "id"),
         Index("ix_residents_region_path_id", "region_path", "id"),
+        # A grid worker searches one grid: the grid, then the key, in order.
+        Index("ix_residents_grid_name_id", "grid_code", "name", "id"),
+        Index("ix_residents_grid_pinyin_id", "grid_code", "name_pinyin", "id"),
+        Index("ix_residents_grid_initials_id", "grid_code", "name_initials", "id"),
     )
 
 
