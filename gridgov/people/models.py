@@ -82,6 +82,7 @@ class Resident(Base):
         Index("ix_residents_grid_name_id", "grid_code", "name", "id"),
         Index("ix_residents_grid_pinyin_id", "grid_code", "name_pinyin", "id"),
         Index("ix_residents_grid_initials_id", "grid_code", "name_initials", "id"),
+        Index("ix_residents_grid_id", "grid_code", "id"),
     )
 
 

@@ -1,4 +1,4 @@
-"""resident search by grid: a grid worker's name, pinyin and initials searches walk one index range
+"""resident search by grid: a grid worker's searches (by name, pinyin, initials, or filters only) walk one index range
 
 Revision ID: 0007
 Revises: 0006
@@ -12,14 +12,19 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-KEYS = {"name": "name", "pinyin": "name_pinyin", "initials": "name_initials"}
+INDEXES = [
+    ("ix_residents_grid_name_id", ["grid_code", "name", "id"]),
+    ("ix_residents_grid_pinyin_id", ["grid_code", "name_pinyin", "id"]),
+    ("ix_residents_grid_initials_id", ["grid_code", "name_initials", "id"]),
+    ("ix_residents_grid_id", ["grid_code", "id"]),
+]
 
 
 def upgrade() -> None:
-    for label, column in KEYS.items():
-        op.create_index(f"ix_residents_grid_{label}_id", "residents", ["grid_code", column, "id"])
+    for name, columns in INDEXES:
+        op.create_index(name, "residents", columns)
 
 
 def downgrade() -> None:
-    for label in KEYS:
-        op.drop_index(f"ix_residents_grid_{label}_id", table_name="residents")
+    for name, _columns in INDEXES:
+        op.drop_index(name, table_name="residents")
