@@ -27,7 +27,15 @@ from gridgov.people.identity import GENDERS, ID_TYPES, KINDS, IdentityError, IdN
 from gridgov.people.imports import BadCell, Counts, Importer, Row
 from gridgov.people.models import Building, House, Residence, Resident, ResidentTag, TagEvent, TagKind
 from gridgov.people.rules import run_rules
-from gridgov.people.service import FIELD_LABELS, GridPaths, ResidentInput, check_resident, id_hash, upsert_residents
+from gridgov.people.service import (
+    FIELD_LABELS,
+    GridPaths,
+    ResidentInput,
+    check_resident,
+    hash_in,
+    id_hash,
+    upsert_residents,
+)
 from gridgov.people.tagging import check_details, detail_fields
 
 CHUNK = 500  # IN-lists per query
@@ -84,7 +92,7 @@ def _people(db: Session, ctx, who, ids: list[IdNumber]) -> dict[str, tuple[int, 
     for start in range(0, len(hashes), CHUNK):
         chunk = hashes[start:start + CHUNK]
         for digest, rid, path in db.execute(select(Resident.id_hash, Resident.id, Resident.region_path)
-                                            .where(Resident.id_hash.in_(chunk))):
+                                            .where(hash_in(db, Resident.id_hash, chunk))):
             found[digest] = (rid, path)
     return found
 
