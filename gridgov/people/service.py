@@ -184,7 +184,9 @@ def hash_in(db: Session, column, values: list[str]):
     return column.in_(values)
 
 
-def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None) -> dict:
+def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None,
+                     digest: str | None = None) -> dict:
+    """The residents row for a checked record; `digest` is its ID hash when the caller has it already."""
     pinyin, initials = pinyin_keys(clean.values["name"])
     now = datetime.now(UTC)
     row = dict(clean.values)
@@ -192,7 +194,7 @@ def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, acto
     row["nationality"] = row["nationality"] or ("中国" if clean.id.id_type == "ric" else "")
     row.update(
         name_pinyin=pinyin, name_initials=initials, id_type=clean.id.id_type,
-        id_cipher=ctx.cipher.encrypt(clean.id.number, ID_CONTEXT), id_hash=id_hash(ctx, clean.id),
+        id_cipher=ctx.cipher.encrypt(clean.id.number, ID_CONTEXT), id_hash=digest or id_hash(ctx, clean.id),
         id_masked=clean.id.masked, id_tail=clean.id.tail,
         phone_cipher=ctx.cipher.encrypt(clean.phone, PHONE_CONTEXT) if clean.phone else None,
         phone_hash=phone_hash(ctx, clean.phone) if clean.phone else None,
@@ -234,7 +236,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
     for i, (clean, digest) in enumerate(zip(rows, hashes, strict=True)):
         person = existing.get(digest)
         if person is None:
-            new_rows.append(new_resident_row(ctx, clean, source, actor_id))
+            new_rows.append(new_resident_row(ctx, clean, source, actor_id, digest))
             new_index.append(i)
         else:
             outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
