@@ -134,7 +134,8 @@ def person(i: int, seed: int) -> tuple[str, str, date, str, str]:
 
 def resident_rows(start: int, count: int, seed: int, grids: list[Grid], data_key: str) -> tuple[list[dict], list]:
     """Rows for `residents` made by the register's own new-row function, with explicit ids
-    start+1 …, and (resident_id, tag_code) pairs for the tagged ones."""
+    start+1 …, and (resident_id, tag_code) pairs for the tagged ones (at most one tag a person,
+    also written to the row's active_tags)."""
     from gridgov.core.crypto import DataCipher
     from gridgov.people.identity import IdNumber
     from gridgov.people.service import CleanResident, PeopleContext, new_resident_row
@@ -153,11 +154,13 @@ def resident_rows(start: int, count: int, seed: int, grids: list[Grid], data_key
                               region_path=grid.path)
         row = new_resident_row(ctx, clean, SOURCE, None)
         row["id"] = i + 1
+        row["active_tags"] = ""
         rows.append(row)
         roll = rng.randrange(10_000)
         for code, share in tags:
             if roll < share:
                 tagged.append((i + 1, code))
+                row["active_tags"] = f",{code},"  # what tagging.sync_active_tags writes for one tag
                 break
             roll -= share
     return rows, tagged

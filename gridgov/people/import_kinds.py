@@ -36,7 +36,7 @@ from gridgov.people.service import (
     id_hash,
     upsert_residents,
 )
-from gridgov.people.tagging import check_details, detail_fields
+from gridgov.people.tagging import check_details, detail_fields, sync_active_tags
 
 CHUNK = 500  # IN-lists per query
 
@@ -496,4 +496,5 @@ class TagImporter(Importer):
             counts.created += len(new)
         if events:
             db.execute(insert(TagEvent), events)
+        sync_active_tags(db, [e["resident_id"] for e in events])
         return counts

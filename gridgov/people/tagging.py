@@ -7,16 +7,17 @@ community confirms or rejects it, and a rejected proposal is not proposed again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, attributes
 
 from gridgov.accounts.access import Principal
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
 from gridgov.people.identity import IdentityError, mask_phone, parse_phone
-from gridgov.people.models import ResidentTag, TagEvent, TagKind
+from gridgov.people.models import Resident, ResidentTag, TagEvent, TagKind
 from gridgov.people.service import TAG_PHONE_CONTEXT, PeopleContext, get_resident
 
 
@@ -130,6 +131,35 @@ def shown_details(code: str, details: dict) -> list[tuple[str, str]]:
     return out
 
 
+def sync_active_tags(db: Session, resident_ids: Iterable[int], chunk: int = 500) -> None:
+    """Rewrites `residents.active_tags` of these people from their tag rows. Every change of which
+    tags are active ends here, so the search's copy cannot drift from resident_tags."""
+    ids = sorted(set(resident_ids))
+    for start in range(0, len(ids), chunk):
+        _sync_chunk(db, ids[start:start + chunk])
+
+
+def _sync_chunk(db: Session, ids: list[int]) -> None:
+    codes: dict[int, list[str]] = {rid: [] for rid in ids}
+    for rid, code in db.execute(select(ResidentTag.resident_id, ResidentTag.tag_code).where(
+            ResidentTag.resident_id.in_(ids), ResidentTag.status == "active")):
+        codes[rid].append(code)
+    wanted = {rid: f",{','.join(sorted(c))}," if c else "" for rid, c in codes.items()}
+    stored = dict(db.execute(select(Resident.id, Resident.active_tags).where(Resident.id.in_(ids))).all())
+    changed = [{"rid": rid, "tags": tags} for rid, tags in wanted.items() if rid in stored and stored[rid] != tags]
+    if not changed:
+        return
+    # Core, not the ORM: a derived column is not an edit of the person, so neither the version that
+    # guards concurrent edits nor updated_at moves (updated_at would otherwise take its onupdate).
+    table = Resident.__table__
+    db.execute(update(table).where(table.c.id == bindparam("rid"))
+               .values(active_tags=bindparam("tags"), updated_at=table.c.updated_at), changed)
+    for row in changed:  # a person already loaded in this session reads the new value too
+        person = db.identity_map.get(db.identity_key(Resident, row["rid"]))
+        if person is not None:
+            attributes.set_committed_value(person, "active_tags", row["tags"])
+
+
 def tag_kind(db: Session, code: str) -> TagKind:
     kind = db.get(TagKind, code)
     if kind is None or not kind.active:
@@ -171,11 +201,12 @@ def add_tag(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, c
         db.add(tag)
         db.flush()
         _history(db, tag, who, "add", {}, reason)
-        return tag
-    before = _state(tag)
-    tag.status, tag.details, tag.source = "active", clean, source
-    db.flush()
-    _history(db, tag, who, "confirm" if before["status"] == "proposed" else "add", before, reason)
+    else:
+        before = _state(tag)
+        tag.status, tag.details, tag.source = "active", clean, source
+        db.flush()
+        _history(db, tag, who, "confirm" if before["status"] == "proposed" else "add", before, reason)
+    sync_active_tags(db, [resident_id])
     return tag
 
 
@@ -216,6 +247,7 @@ def remove_tag(db: Session, who: Principal, resident_id: int, code: str, reason:
     tag.status = "removed"
     db.flush()
     _history(db, tag, who, "remove", before, reason)
+    sync_active_tags(db, [resident_id])
     return tag
 
 
@@ -237,6 +269,8 @@ def decide_proposal(db: Session, ctx: PeopleContext, who: Principal, resident_id
         tag.status = "rejected"
     db.flush()
     _history(db, tag, who, "confirm" if accept else "reject", before, (reason or "").strip()[:300])
+    if accept:
+        sync_active_tags(db, [resident_id])
     return tag
 
 

@@ -16,6 +16,7 @@ from stdnum.cn import ric
 from gridgov.core.crypto import data_cipher
 from gridgov.people.identity import mask_id, pinyin_keys
 from gridgov.people.models import Resident, ResidentTag
+from gridgov.people.tagging import sync_active_tags
 from gridgov.regions.models import Region
 
 GRID = "43020300200301"
@@ -61,6 +62,7 @@ def make_resident(app, name: str, grid_code: str = GRID, tags: dict[str, datetim
         for code, at in (tags or {}).items():
             db.add(ResidentTag(resident_id=person.id, tag_code=code, status="active", details={}, created_at=at,
                                updated_at=at))
+        sync_active_tags(db, [person.id])
         db.commit()
         return person.id
 

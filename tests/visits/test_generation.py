@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.people.models import Resident, ResidentTag
+from gridgov.people.tagging import sync_active_tags
 from gridgov.visits import service
 from gridgov.visits.models import Visit
 from tests.visits.conftest import GRID
@@ -79,6 +80,7 @@ def test_overdue_visits_stay_single_and_removed_tags_drop_their_due_visit(app, s
     with sessions() as db:
         tag = db.scalar(select(ResidentTag).where(ResidentTag.resident_id == rid, ResidentTag.tag_code == "disabled"))
         tag.status = "removed"
+        sync_active_tags(db, [rid])
         db.commit()
     report = _generate(sessions, date(2026, 5, 20))
     assert report.dropped >= 1
