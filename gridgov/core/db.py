@@ -6,11 +6,12 @@ command) owns the transaction and commits once its work is whole.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -103,6 +104,36 @@ def _ping_when_idle(engine: Engine) -> None:
         except Exception as exc:
             # The pool discards this connection and checks out (or opens) another one.
             raise DisconnectionError(f"idle connection is gone: {exc}") from exc
+
+
+def insert_rows(db: Session, table: Table, rows: list[dict]) -> None:
+    """Inserts many rows of one table (all with the same keys) in the session's transaction, at the
+    driver's speed: COPY on PostgreSQL (a multi-row INSERT of 1,000 wide rows has tens of thousands
+    of placeholders, and psycopg spends longer rewriting that text than the server spends on it);
+    on SQLite the driver's executemany of one compiled statement (SQLAlchemy's own executemany
+    spends longer preparing each row's parameters than SQLite spends inserting it). Values pass
+    through each column's bind processor, as they would through SQLAlchemy."""
+    if not rows:
+        return
+    conn = db.connection()
+    dialect = conn.dialect
+    columns = [table.c[key] for key in rows[0]]
+    if dialect.name == "postgresql":
+        # COPY adapts Python values itself; only JSON needs spelling out, and timestamps are aware.
+        json_columns = {c.key for c in columns if isinstance(c.type, JSON)}
+        raw = conn.connection.driver_connection
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[k], ensure_ascii=False) if k in json_columns else row[k]
+                                for k in row])
+        return
+    compiled = insert(table).compile(dialect=dialect, column_keys=[c.key for c in columns])
+    keys = list(compiled.positiontup)  # the statement's own order of placeholders
+    processors = [table.c[key].type.bind_processor(dialect) for key in keys]
+    params = [tuple(v if p is None else p(v) for p, v in zip(processors, map(row.__getitem__, keys), strict=True))
+              for row in rows]
+    conn.exec_driver_sql(compiled.string, params)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -14,7 +14,6 @@ from datetime import date
 from pypinyin import Style, lazy_pinyin
 from stdnum import numdb
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
 ID_TYPES = {"ric": "居民身份证", "passport": "护照", "permit": "港澳台居民居住证/通行证"}
 KINDS = {"registered": "户籍人口", "floating": "流动人口", "overseas": "境外人员"}
@@ -61,16 +60,17 @@ def parse_id(value: str, id_type: str = "ric") -> IdNumber:
         if not FOREIGN_ID.match(number):
             raise IdentityError("证件号码只能是 5–20 位字母或数字")
         return IdNumber(id_type, number, None, "")
-    number = ric.compact(number)
+    if not number.isascii():  # full-width digits typed in a Chinese input method; stdnum folds them
+        number = ric.compact(number)
     if len(number) != 18:
         raise IdentityError("身份证号应为 18 位")
     if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):
         raise IdentityError("身份证号只能是数字，最后一位可以是 X")
     if number[-1] != ric.calc_check_digit(number):
         raise IdentityError("身份证号校验码不正确")
-    try:
-        birth = ric.get_birth_date(number)
-    except ValidationError:
+    try:  # the digits 7–14, as stdnum's get_birth_date reads them, without its second clean-up pass
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
         raise IdentityError("身份证号中的出生日期不正确") from None
     if not _known_area(number[:6]):
         raise IdentityError("身份证号前 6 位不是有效的行政区划代码")

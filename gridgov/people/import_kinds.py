@@ -34,6 +34,7 @@ from gridgov.people.service import (
     check_resident,
     hash_in,
     id_hash,
+    resident_digest,
     upsert_residents,
 )
 from gridgov.people.tagging import check_details, detail_fields, sync_active_tags
@@ -85,9 +86,9 @@ def _date(row: Row, key: str, header: str, bad: list[BadCell]) -> date | None:
         return None
 
 
-def _people(db: Session, ctx, who, ids: list[IdNumber]) -> dict[str, tuple[int, str]]:
+def _people(db: Session, digests: list[str]) -> dict[str, tuple[int, str]]:
     """id hash → (resident id, region path) for the people named."""
-    hashes = sorted({id_hash(ctx, n) for n in ids})
+    hashes = sorted(set(digests))
     found: dict[str, tuple[int, str]] = {}
     for start in range(0, len(hashes), CHUNK):
         chunk = hashes[start:start + CHUNK]
@@ -100,10 +101,11 @@ def _people(db: Session, ctx, who, ids: list[IdNumber]) -> dict[str, tuple[int, 
 def _registered(db: Session, ctx, who, rows: list[tuple[Row, object]]) -> dict[int, list[BadCell]]:
     """Relations and tags name people who must be on the register and inside the jurisdiction;
     sets `resident_id` on each clean row."""
-    people = _people(db, ctx, who, [clean.id for _r, clean in rows])
+    digests = [id_hash(ctx, clean.id) for _r, clean in rows]
+    people = _people(db, digests)
     bad: dict[int, list[BadCell]] = {}
-    for i, (row, clean) in enumerate(rows):
-        found = people.get(id_hash(ctx, clean.id))
+    for i, ((row, clean), digest) in enumerate(zip(rows, digests, strict=True)):
+        found = people.get(digest)
         header, value = FIELD_LABELS["id_number"], row.cells.get("id_number")
         if found is None:
             bad[i] = [BadCell(header, value, FieldProblem("系统中没有此人，请先导入居民"))]
@@ -159,10 +161,10 @@ class ResidentImporter(Importer):
         return clean.id.id_type, clean.id.number
 
     def check_batch(self, db, rows):
-        people = _people(db, self.ctx, self.who, [clean.id for _r, clean in rows])
+        people = _people(db, [resident_digest(self.ctx, clean) for _r, clean in rows])
         bad = {}
         for i, (row, clean) in enumerate(rows):
-            found = people.get(id_hash(self.ctx, clean.id))
+            found = people.get(clean.digest)
             if found is not None and not self.who.covers(found[1]):
                 bad[i] = [BadCell(FIELD_LABELS["id_number"], row.cells.get("id_number"),
                                   FieldProblem("此人已登记在您管辖范围以外的网格，请联系其所在社区"))]
@@ -174,7 +176,9 @@ class ResidentImporter(Importer):
         for outcome in outcomes:
             setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
             counts.conflicts += len(outcome.conflicts)
-        run_rules(db, [o.resident_id for o in outcomes])  # an import proposes tags as the nightly run does
+        # An import proposes tags as the nightly run does. The rules read where people live, and a
+        # person created just now lives nowhere yet (relations are their own import).
+        run_rules(db, [o.resident_id for o in outcomes if o.status != "created"])
         return counts
 
 

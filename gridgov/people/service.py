@@ -8,11 +8,10 @@ kept aside as a conflict for a person to settle, never written over the register
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 
-from sqlalchemy import String, any_, insert, literal, select
+from sqlalchemy import String, any_, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from gridgov.accounts.access import Principal
 from gridgov.core import audit
 from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
+from gridgov.core.db import insert_rows
 from gridgov.core.errors import AppError, FieldProblem, Forbidden, NotFound, OutsideJurisdiction, ValidationFailed
 from gridgov.people.identity import (
     EDUCATION,
@@ -100,6 +100,7 @@ class CleanResident:
     phone: str
     values: dict = field(default_factory=dict)  # MERGED columns except phone
     region_path: str = ""
+    digest: str = ""  # the ID's keyed hash, once computed (an import needs it in its check and its write)
 
 
 class GridPaths:
@@ -171,6 +172,12 @@ def id_hash(ctx: PeopleContext, number: IdNumber) -> str:
     return ctx.cipher.lookup_hash(f"{number.id_type}:{number.number}", ID_CONTEXT)
 
 
+def resident_digest(ctx: PeopleContext, clean: CleanResident) -> str:
+    if not clean.digest:
+        clean.digest = id_hash(ctx, clean.id)
+    return clean.digest
+
+
 def phone_hash(ctx: PeopleContext, phone: str) -> str:
     return ctx.cipher.lookup_hash(phone, PHONE_CONTEXT)
 
@@ -222,7 +229,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
                      actor_id: int | None) -> list[MergeOutcome]:
     """Creates the people not yet registered and merges the rest, in one pass over the batch.
     The caller has checked every row and removed duplicates within the batch."""
-    hashes = [id_hash(ctx, r.id) for r in rows]
+    hashes = [resident_digest(ctx, r) for r in rows]
     if len(set(hashes)) != len(hashes):
         raise ValueError("duplicate ID numbers within one batch")
     existing: dict[str, Resident] = {}
@@ -241,12 +248,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         else:
             outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
     if new_rows:
-        if db.get_bind().dialect.name == "postgresql":
-            _copy_rows(db, new_rows)
-        else:
-            # A Core executemany of the table: the ORM's bulk path leaves out None columns and so splits
-            # a batch into a statement per combination of blank fields.
-            db.execute(insert(Resident.__table__), new_rows)
+        insert_rows(db, Resident.__table__, new_rows)
         new_hashes = [r["id_hash"] for r in new_rows]
         ids: dict[str, int] = {}
         for start in range(0, len(new_hashes), 500):
@@ -255,16 +257,6 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         for i, digest in zip(new_index, new_hashes, strict=True):
             outcomes[i] = MergeOutcome(ids[digest], "created")
     return outcomes  # type: ignore[return-value]
-
-
-def _copy_rows(db: Session, rows: list[dict]) -> None:
-    """COPY into residents, in the session's transaction. A multi-row INSERT of 1,000 residents has
-    30,000 placeholders, and psycopg spends longer rewriting that text than the server spends on it."""
-    columns = list(rows[0])
-    raw = db.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY residents ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[c], ensure_ascii=False) if c == "sources" else row[c] for c in columns])
 
 
 def _open_conflicts(db: Session, resident_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
