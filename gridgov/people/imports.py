@@ -37,7 +37,9 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,7 +50,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.accounts.access import Principal
@@ -66,11 +68,12 @@ BATCH = 1000  # rows checked against the database at a time
 # rewrote most of each index once per batch (294 µs a row by 100,000 on SQLite, 126 µs at 10,000
 # a time). On SQLite another writer waits for a batch (about a second) behind its lock.
 WRITE_ROWS = 10_000
-WRITER_CACHE_SIZE = -65536  # PRAGMA cache_size of the writer's SQLite connection (negative: in KiB, so 64 MB)
+WRITER_CACHE_SIZE = -49152  # PRAGMA cache_size of the writer's SQLite connection (negative: in KiB, so 48 MB)
 STALE_AFTER = timedelta(minutes=5)
 # A file this large is checked in a second process while this one writes. Starting that process
 # costs about a second (a fresh interpreter importing the app), as much as checking ~8,000 rows.
 PIPELINE_MIN_BYTES = 1 << 20
+INBOX_BATCHES = 2 * WRITE_ROWS // BATCH  # checked batches that may wait while the writer commits (bounded memory)
 PIPELINED = "正在检查并写入"  # the run row's message while a pipelined run works
 TICK_SECONDS = 0.5  # the run row's progress is written at most this often
 KINDS = tuple(sheets.KIND_NAMES)
@@ -519,7 +522,10 @@ class _Writer:
     def __init__(self, sessions, ctx, who, kind, source, state: _State, progress: Progress | None) -> None:
         self.state, self.progress = state, progress
         self.conn = sessions.kw["bind"].connect()
-        self.cache_size = None
+        self.cache_size = self.prepare_threshold = None
+        if self.conn.dialect.name == "postgresql":
+            self.prepare_threshold = self.conn.connection.driver_connection.prepare_threshold
+            _plan_every_statement(self.conn.connection.driver_connection)
         if self.conn.dialect.name == "sqlite":
             # A transaction of WRITE_ROWS dirties tens of MB of index pages; SQLite's default 2 MB page
             # cache would write them out and read them back (229 µs a row by 100,000, 133 with this).
@@ -575,6 +581,8 @@ class _Writer:
             self.db.close()
             if self.cache_size is not None:  # the pooled connection goes back with its usual cache
                 self.conn.exec_driver_sql(f"PRAGMA cache_size={int(self.cache_size)}")
+            if self.prepare_threshold is not None:  # …and prepares statements again
+                self.conn.connection.driver_connection.prepare_threshold = self.prepare_threshold
             self.conn.close()
 
 
@@ -592,10 +600,12 @@ def _pipelined(sessions, ctx: PeopleContext, who: Principal, kind: str, source: 
     checker.start()
     _update(sessions, state.run_id, message=PIPELINED)
     send.close()  # ours is the reading end: when the checker ends, recv raises EOFError
+    inbox = _Inbox(receive)
     try:
         with _Writer(sessions, ctx, who, kind, source, state, progress) as writer:
-            return _write_as_checked(receive, checker, writer, state)
+            return _write_as_checked(inbox, checker, writer, state)
     finally:
+        inbox.stop()
         receive.close()
         checker.join(10)
         if checker.is_alive():
@@ -603,11 +613,45 @@ def _pipelined(sessions, ctx: PeopleContext, who: Principal, kind: str, source: 
             checker.join()
 
 
-def _write_as_checked(receive, checker, writer: _Writer, state: _State) -> Path | None:
+class _Inbox:
+    """The checker's messages, received by a thread of their own: while the writer commits a
+    transaction (a second or so) the checker must not wait for it with a full pipe, so up to
+    INBOX_BATCHES batches wait here instead."""
+
+    def __init__(self, receive) -> None:
+        self.receive = receive
+        self.queue: queue.Queue = queue.Queue(maxsize=INBOX_BATCHES)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="import-inbox", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                message = self.receive.recv()
+            except (EOFError, OSError):
+                message = None  # the checker ended (or we closed the pipe)
+            while not self.stopped.is_set():
+                try:
+                    self.queue.put(message, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if message is None:
+                return
+
+    def get(self):
+        """The next message; None once the checker has ended without another word."""
+        return self.queue.get()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _write_as_checked(inbox: _Inbox, checker, writer: _Writer, state: _State) -> Path | None:
     while True:
-        try:
-            message = receive.recv()
-        except EOFError:
+        message = inbox.get()
+        if message is None:
             checker.join(5)
             raise AppError("导入中断：检查进程意外退出（退出码 {exit_code}）", exit_code=checker.exitcode) from None
         what = message[0]
@@ -621,6 +665,14 @@ def _write_as_checked(receive, checker, writer: _Writer, state: _State) -> Path 
             return Path(errors) if errors else None
         else:  # "failed"
             raise AppError(message[1])
+
+
+def _plan_every_statement(psycopg_connection) -> None:
+    """psycopg prepares a statement run five times, and PostgreSQL may then keep one generic plan
+    for it: made while an import's table was nearly empty, that plan scans the whole table, and
+    every batch of a growing import gets slower (905 rows/s over 100,000). An import's lookups
+    are few and large, so planning each one costs nothing that shows."""
+    psycopg_connection.prepare_threshold = None
 
 
 class _ChildProgress:
@@ -641,6 +693,8 @@ def _check_in_child(conn, settings, who: Principal, run_id: int, kind: str, sour
     from gridgov.people.service import people_context
 
     engine = make_engine(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", lambda dbapi_conn, _record: _plan_every_statement(dbapi_conn))
     try:
         sessions = make_sessionmaker(engine)
         ctx = people_context(settings)
