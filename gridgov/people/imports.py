@@ -9,7 +9,7 @@ so memory stays flat however long the file is, and works in two passes:
    Good rows are pickled to a spill file under var/; bad ones go to the error workbook as they are
    found. Only reads run here, so nothing holds a write lock while 100,000 rows are checked.
 2. **Write.** In `all_or_nothing` mode this pass runs only when no row was bad; in `good_rows` it
-   writes the good rows whatever the rest. The spill file is read back and written 1,000 rows per
+   writes the good rows whatever the rest. The spill file is read back and written WRITE_ROWS rows per
    transaction through the services' batch primitives (`upsert_residents` merges people: a blank is
    filled, a disagreement becomes a conflict for a person to settle).
 
@@ -513,11 +513,11 @@ def _write_pass(sessions, ctx, who, kind, source, spill_path: Path, state: _Stat
 
 
 class _Writer:
-    """Writes checked batches, a transaction each, through one connection held for the whole run:
-    SQLite keeps a connection's page cache from one transaction to the next unless another
-    connection wrote in between, and a pooled session would take a different connection each time.
-    The run row's figures are written in the batch's own transaction, so they never run ahead of
-    (or behind) what was committed."""
+    """Writes checked batches, gathered into transactions of WRITE_ROWS, through one connection
+    held for the whole run: SQLite keeps a connection's page cache from one transaction to the
+    next unless another connection wrote in between, and a pooled session would take a different
+    connection each time. The run row's figures are written in the same transaction as the rows,
+    so they never run ahead of (or behind) what was committed."""
 
     def __init__(self, sessions, ctx, who, kind, source, state: _State, progress: Progress | None) -> None:
         self.state, self.progress = state, progress
