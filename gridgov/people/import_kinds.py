@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from gridgov.core.db import one_of
 from gridgov.core.errors import FieldProblem
 from gridgov.people import sheets
 from gridgov.people.houses import (
@@ -32,7 +33,6 @@ from gridgov.people.service import (
     GridPaths,
     ResidentInput,
     check_resident,
-    hash_in,
     id_hash,
     resident_digest,
     upsert_residents,
@@ -93,7 +93,7 @@ def _people(db: Session, digests: list[str]) -> dict[str, tuple[int, str]]:
     for start in range(0, len(hashes), CHUNK):
         chunk = hashes[start:start + CHUNK]
         for digest, rid, path in db.execute(select(Resident.id_hash, Resident.id, Resident.region_path)
-                                            .where(hash_in(db, Resident.id_hash, chunk))):
+                                            .where(one_of(db, Resident.id_hash, chunk))):
             found[digest] = (rid, path)
     return found
 

@@ -17,12 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Integer,
     String,
     and_,
-    any_,
     literal,
     literal_column,
     not_,
@@ -33,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
+from gridgov.core.db import one_of
 from gridgov.core.errors import FieldProblem, ValidationFailed
 from gridgov.people.identity import ID_TYPES, KINDS, IdentityError, name_syllables, parse_id, parse_phone
 from gridgov.people.models import Resident, ResidentTag
@@ -230,18 +228,11 @@ def _walk_tag(db: Session, code: str, rest: ColumnElement[bool]) -> list[int]:
     while len(found) <= COUNT_CAP:
         chunk = list(db.scalars(_tagged(code, after).limit(size)))
         if chunk:
-            found += db.scalars(select(Resident.id).where(rest, _id_among(db, chunk)).order_by(Resident.id))
+            found += db.scalars(select(Resident.id).where(rest, one_of(db, Resident.id, chunk)).order_by(Resident.id))
         if len(chunk) < size:
             break
         after, size = chunk[-1], size * 2  # a narrower jurisdiction keeps fewer of each chunk
     return found[:COUNT_CAP + 1]
-
-
-def _id_among(db: Session, ids: list[int]) -> ColumnElement[bool]:
-    if db.get_bind().dialect.name == "postgresql":
-        # One array parameter: a thousand placeholders cost more to render than to run.
-        return Resident.id == any_(literal(ids, ARRAY(Integer)))
-    return Resident.id.in_(ids)
 
 
 def _where(clause: _Clause, filters: list[ColumnElement[bool]], tag: _Tag | None,

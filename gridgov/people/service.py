@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 
-from sqlalchemy import String, any_, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.core import audit
 from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
-from gridgov.core.db import insert_rows
+from gridgov.core.db import insert_rows, one_of
 from gridgov.core.errors import AppError, FieldProblem, Forbidden, NotFound, OutsideJurisdiction, ValidationFailed
 from gridgov.people.identity import (
     EDUCATION,
@@ -144,11 +143,11 @@ def check_resident(data: ResidentInput, grids: GridPaths, who: Principal) -> tup
         problems["grid_code"] = FieldProblem("网格 {code} 不在您的管辖范围内", code=grid)
     if data.gender and data.gender not in GENDERS:
         problems["gender"] = FieldProblem("必须是以下之一：{expected}", expected="M（男）、F（女）")
-    one_of = "必须是以下之一：{expected}"
+    choice_rule = "必须是以下之一：{expected}"
     if data.education and data.education not in EDUCATION:
-        problems["education"] = FieldProblem(one_of, expected="、".join(e for e in EDUCATION if e))
+        problems["education"] = FieldProblem(choice_rule, expected="、".join(e for e in EDUCATION if e))
     if data.household_status and data.household_status not in HOUSEHOLD_STATUSES:
-        problems["household_status"] = FieldProblem(one_of, expected="、".join(HOUSEHOLD_STATUSES))
+        problems["household_status"] = FieldProblem(choice_rule, expected="、".join(HOUSEHOLD_STATUSES))
     if data.birth_date and data.birth_date > date.today():
         problems["birth_date"] = FieldProblem("不能晚于今天")
     for key, limit in LIMITS.items():
@@ -180,15 +179,6 @@ def resident_digest(ctx: PeopleContext, clean: CleanResident) -> str:
 
 def phone_hash(ctx: PeopleContext, phone: str) -> str:
     return ctx.cipher.lookup_hash(phone, PHONE_CONTEXT)
-
-
-def hash_in(db: Session, column, values: list[str]):
-    """`column IN values` as one array parameter on PostgreSQL. Spelled as an IN list of hundreds of
-    placeholders, its plan is made once per connection and kept; during a bulk import into a table
-    not yet analysed that plan is a sequential scan, and every batch gets slower than the last."""
-    if db.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(values, ARRAY(String)))
-    return column.in_(values)
 
 
 def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None,
@@ -235,7 +225,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
     existing: dict[str, Resident] = {}
     for start in range(0, len(hashes), 500):
         chunk = hashes[start:start + 500]
-        found = db.scalars(select(Resident).where(hash_in(db, Resident.id_hash, chunk)))
+        found = db.scalars(select(Resident).where(one_of(db, Resident.id_hash, chunk)))
         existing.update({r.id_hash: r for r in found})
     outcomes: list[MergeOutcome | None] = [None] * len(rows)
     open_conflicts = _open_conflicts(db, [p.id for p in existing.values()])
@@ -253,7 +243,7 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         ids: dict[str, int] = {}
         for start in range(0, len(new_hashes), 500):
             ids.update(db.execute(select(Resident.id_hash, Resident.id)
-                                  .where(hash_in(db, Resident.id_hash, new_hashes[start:start + 500]))).all())
+                                  .where(one_of(db, Resident.id_hash, new_hashes[start:start + 500]))).all())
         for i, digest in zip(new_index, new_hashes, strict=True):
             outcomes[i] = MergeOutcome(ids[digest], "created")
     return outcomes  # type: ignore[return-value]
