@@ -3,7 +3,7 @@ in at most two queries either way."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
@@ -17,14 +17,21 @@ def _desk(case: Case) -> tuple[str, str]:
     return LEVEL_ROLE[case.level], region_at_level(case.region_path, case.level)
 
 
+# Built once: a triage intake and every sweep batch run them, and building one cost more than running it.
+_DISPATCHERS = (select(User.id, User.role, Region.path).join(Region, Region.code == User.region_code)
+                .where(User.is_active.is_(True), User.role.in_(bindparam("roles", expanding=True)),
+                       Region.path.in_(bindparam("paths", expanding=True))).order_by(User.id))
+_GRID_WORKERS = (select(User.id, User.region_code)
+                 .where(User.role == "grid_worker", User.is_active.is_(True),
+                        User.region_code.in_(bindparam("grids", expanding=True))).order_by(User.id))
+
+
 def dispatchers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
     wanted = {_desk(c) for c in cases}
     found: dict[tuple[str, str], list[int]] = {}
     if wanted:
-        q = (select(User.id, User.role, Region.path).join(Region, Region.code == User.region_code)
-             .where(User.is_active.is_(True), User.role.in_({r for r, _ in wanted}),
-                    Region.path.in_({p for _, p in wanted})).order_by(User.id))
-        for uid, role, path in db.execute(q):
+        params = {"roles": sorted({r for r, _ in wanted}), "paths": sorted({p for _, p in wanted})}
+        for uid, role, path in db.execute(_DISPATCHERS, params):
             found.setdefault((role, path), []).append(uid)
     return {c.id: found.get(_desk(c), []) for c in cases}
 
@@ -33,9 +40,7 @@ def grid_workers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
     grids = {c.grid_code for c in cases}
     found: dict[str, list[int]] = {}
     if grids:
-        q = (select(User.id, User.region_code).where(User.role == "grid_worker", User.is_active.is_(True),
-                                                     User.region_code.in_(grids)).order_by(User.id))
-        for uid, grid in db.execute(q):
+        for uid, grid in db.execute(_GRID_WORKERS, {"grids": sorted(grids)}):
             found.setdefault(grid, []).append(uid)
     return {c.id: found.get(c.grid_code, []) for c in cases}
 

@@ -7,11 +7,12 @@ immutable `CaseEvent` plus the notifications it causes — all in the caller's t
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -167,7 +168,7 @@ def intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
     item = _find_item(db, data.item_code) if data.item_code else _suggested_item(db, data.description)
     decision = route(db, item, grid_path, lon, lat, ctx.borders)
     now = now or utcnow()
-    case = Case(number=f"tmp-{uuid.uuid4().hex[:16]}", source=data.source, item_id=item.id if item else None,
+    case = Case(source=data.source, item_id=item.id if item else None,
                 description=data.description.strip(), address=data.address.strip(), lon=lon, lat=lat,
                 grid_code=grid_code, region_path=grid_path, urgency=data.urgency,
                 reporter_user_id=who.user_id if who else None, reporter_name=data.reporter_name.strip(),
@@ -176,10 +177,7 @@ def intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 handler_id=decision.handler_id, routing_rule=decision.rule, routing_reason=decision.reason,
                 created_at=now)
     clock.start_step(case, item, ctx.calendar(db), now)
-    db.add(case)
-    db.flush()
-    case.number = f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}{case.id:06d}"
-    db.flush()  # now, so the version the caller sees is the one the next action must name
+    _insert_numbered(db, case, f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}")
     _event(db, case, who, "report", "", "reported", data.description.strip(),
            {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
             "item_code": item.code if item else None}, now)
@@ -193,14 +191,46 @@ def intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
     return Intake(case, True, item, dept, decision.handler_name)
 
 
+_NEXT_CASE_ID = text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")
+
+
+def _insert_numbered(db: Session, case: Case, prefix: str) -> None:
+    """Writes a new case with its readable number, prefix + id. PostgreSQL hands out the id first,
+    so the case is written once; SQLite only knows it after the INSERT, so it writes the number
+    with a second statement. Either way the case is flushed, so the version the caller sees is
+    the one the next action must name."""
+    if db.get_bind().dialect.name == "postgresql":
+        case.id = db.execute(_NEXT_CASE_ID).scalar_one()
+        case.number = f"{prefix}{case.id:06d}"
+        db.add(case)
+        db.flush()
+        return
+    case.number = f"tmp-{uuid.uuid4().hex[:16]}"
+    db.add(case)
+    db.flush()
+    case.number = f"{prefix}{case.id:06d}"
+    db.flush()
+
+
+@functools.cache
+def _claim_statement(dialect: str):
+    # Built once per dialect: building an INSERT … ON CONFLICT cost more than running it.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (insert(IdempotencyKey)
+            .values(scope=bindparam("scope"), key=bindparam("key"), case_id=bindparam("case_id"),
+                    created_at=bindparam("created_at"))
+            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id))
+
+
 def _claim_key(db: Session, scope: str | None, key: str, case_id: int) -> bool:
     """Records the idempotency key for the new case; False when the key is taken already (by a
     concurrent request that committed first: PostgreSQL waits for it). One statement, where a
-    savepoint around a plain INSERT took three round trips."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(IdempotencyKey).values(scope=scope, key=key, case_id=case_id, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id))
-    return db.execute(stmt).first() is not None
+    savepoint around a plain INSERT took three round trips; run on the session's connection, as
+    Core, since the ORM's bulk-insert path around it cost as much again."""
+    conn = db.connection()
+    stmt = _claim_statement(conn.dialect.name)
+    return conn.execute(stmt, {"scope": scope, "key": key, "case_id": case_id,
+                               "created_at": utcnow()}).first() is not None
 
 
 def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:

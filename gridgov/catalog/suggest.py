@@ -20,6 +20,7 @@ that leaves the count alone, a transaction that commits late).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -29,8 +30,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from gridgov.catalog.models import CatalogItem, Category
 from gridgov.catalog.service import ITEM_LOAD
@@ -190,7 +192,7 @@ class _PastIndex:
     """word → Counter(item_id → cases), kept per case so that a case can be taken out again when it
     changes (re-classified, voided). `watermark` is the latest `updated_at` seen."""
 
-    signature: int
+    signature: datetime | None
     built: float
     watermark: datetime | None = None
     by_case: dict[int, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
@@ -234,25 +236,26 @@ def _teaches(case) -> tuple:
     return case.item_id.is_not(None), case.state.not_in(EXCLUDED_STATES)
 
 
-def _build_past(db: Session, signature: int) -> _PastIndex:
+def _build_past(db: Session, signature: datetime | None) -> _PastIndex:
     case = _case_model()
     rows = db.execute(select(case.id, case.description, case.item_id, case.updated_at).where(*_teaches(case))
                       .order_by(case.id.desc()).limit(MAX_PAST_CASES)).all()
-    index = _PastIndex(signature, time.monotonic())
+    # The watermark is the newest change to any case, not only to the cases that teach: new cases
+    # are 'reported' and teach nothing, and a watermark left behind them made every refresh re-read
+    # them all (and rebuild past REFRESH_LIMIT) on every suggestion.
+    index = _PastIndex(signature, time.monotonic(), watermark=signature)
     for case_id, description, item_id, updated_at in reversed(rows):
         index.add(case_id, item_id, description)
         index.see(updated_at)
     return index
 
 
-def _refresh_past(db: Session, index: _PastIndex, signature: int) -> _PastIndex:
+def _refresh_past(db: Session, index: _PastIndex, signature: datetime | None) -> _PastIndex:
     """Brings the index up to date with the cases changed since its watermark (new, registered,
     re-classified or voided), without rescanning the rest. A big backlog rebuilds instead."""
-    case = _case_model()
-    stmt = select(case.id, case.description, case.item_id, case.state, case.updated_at)
-    if index.watermark is not None:
-        stmt = stmt.where(case.updated_at >= index.watermark)
-    rows = db.execute(stmt.order_by(case.id).limit(REFRESH_LIMIT + 1)).all()
+    if index.watermark is None:  # no case at all when it was built
+        return _build_past(db, signature)
+    rows = db.execute(_statements()["changed"], {"watermark": index.watermark}).all()
     if len(rows) > REFRESH_LIMIT or index.cases + len(rows) > MAX_PAST_CASES * 1.2:
         return _build_past(db, signature)
     for case_id, description, item_id, state, updated_at in rows:
@@ -260,6 +263,7 @@ def _refresh_past(db: Session, index: _PastIndex, signature: int) -> _PastIndex:
         if item_id is not None and state not in EXCLUDED_STATES:
             index.add(case_id, item_id, description)
         index.see(updated_at)
+    index.see(signature)
     index.signature = signature
     return index
 
@@ -282,17 +286,29 @@ def _key(db: Session) -> str:
     return str(db.get_bind().url)
 
 
-def _signatures(db: Session) -> tuple[tuple, int]:
-    """What the cached indexes depend on, in one round trip: the active items (count, last change)
-    and the categories, and the number of past cases that teach."""
+@functools.cache
+def _statements() -> dict[str, Executable]:
+    """The statements every suggestion runs, built once: building one (and its cache key) cost
+    about as much as running it."""
     case = _case_model()
-    row = db.execute(select(
-        select(func.count(CatalogItem.id)).where(CatalogItem.active.is_(True)).scalar_subquery(),
-        select(func.max(CatalogItem.updated_at)).scalar_subquery(),
-        select(func.count(Category.id)).scalar_subquery(),
-        # The newest change to any case, read from an index: counting a million cases per call was not.
-        select(func.max(case.updated_at)).scalar_subquery())).one()
-    return (row[0], str(row[1]), row[2]), str(row[3])
+    return {
+        "signatures": select(
+            select(func.count(CatalogItem.id)).where(CatalogItem.active.is_(True)).scalar_subquery(),
+            select(func.max(CatalogItem.updated_at)).scalar_subquery(),
+            select(func.count(Category.id)).scalar_subquery(),
+            # The newest change to any case, read from an index: counting a million cases per call was not.
+            select(func.max(case.updated_at)).scalar_subquery()),
+        "changed": (select(case.id, case.description, case.item_id, case.state, case.updated_at)
+                    .where(case.updated_at >= bindparam("watermark")).order_by(case.id).limit(REFRESH_LIMIT + 1)),
+        "items": select(CatalogItem).options(*ITEM_LOAD).where(CatalogItem.id.in_(bindparam("ids", expanding=True))),
+    }
+
+
+def _signatures(db: Session) -> tuple[tuple, datetime | None]:
+    """What the cached indexes depend on, in one round trip: the active items (count, last change)
+    and the categories, and the newest change to any case."""
+    row = db.execute(_statements()["signatures"]).one()
+    return (row[0], str(row[1]), row[2]), row[3]
 
 
 def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
@@ -363,8 +379,7 @@ def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh
     ranked = ranked[:limit]
     if not ranked:
         return []
-    rows = {it.id: it for it in db.scalars(select(CatalogItem).options(*ITEM_LOAD).where(
-        CatalogItem.id.in_([catalog.entries[i].id for i in ranked])))}
+    rows = {it.id: it for it in db.scalars(_statements()["items"], {"ids": [catalog.entries[i].id for i in ranked]})}
     out = []
     for i in ranked:
         item = rows.get(catalog.entries[i].id)
