@@ -144,14 +144,33 @@ def create_case(db: Session, ctx: CaseContext, who: Principal | None, data: NewC
 
 def intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
            idempotency_scope: str | None = None, idempotency_key: str | None = None,
-           now: datetime | None = None) -> Intake:
-    """`create_case`, returning an `Intake`."""
+           now: datetime | None = None, look_first: bool = True) -> Intake:
+    """`create_case`, returning an `Intake`.
+
+    With `look_first=False` a resent key is not looked up before the work: the new case claims
+    its key in the same transaction and a taken key raises the `idempotency_race` Conflict, after
+    which the caller rolls back and reads the first case (as it must for a true race anyway).
+    That saves the API's creates a query; a resend that no longer passes the checks (its grid
+    redrawn, its item retired since) still gets the first case rather than the error."""
     if who is not None and not who.can("cases.create"):
         raise Forbidden()
-    if idempotency_key:
+    if not idempotency_key:
+        return _intake(db, ctx, who, data, None, None, now)
+    if look_first:
         earlier = idempotent_case(db, idempotency_scope, idempotency_key)
         if earlier is not None:
             return Intake(earlier, False)
+    try:
+        return _intake(db, ctx, who, data, idempotency_scope, idempotency_key, now)
+    except ValidationFailed:
+        earlier = None if look_first else idempotent_case(db, idempotency_scope, idempotency_key)
+        if earlier is None:
+            raise
+        return Intake(earlier, False)
+
+
+def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase, idempotency_scope: str | None,
+            idempotency_key: str | None, now: datetime | None) -> Intake:
     problems: dict[str, FieldProblem] = {}
     if not data.description.strip():
         problems["description"] = FieldProblem("必填")

@@ -30,7 +30,8 @@ def create_case(body: CaseIn, db: DB, who: Who, ctx: Ctx,
     data = service.NewCase(**body.model_dump(exclude={"source"}), source=source)
     scope = f"user:{who.user_id}"
     try:
-        done = service.intake(db, ctx, who, data, scope, idempotency_key)
+        # A resend is found by its key's conflict, not by a query before every create.
+        done = service.intake(db, ctx, who, data, scope, idempotency_key, look_first=False)
         db.commit()
     except Conflict as exc:
         if exc.code != "idempotency_race":

@@ -10,8 +10,10 @@ little):
 - what dispatchers chose before: a per-process index of word → {item: number of past cases},
   built from cases that have left the `reported` state and were not voided.
 
-Both indexes are cached per database and process; one small query per call says whether they
-are still current. The catalog index is rebuilt when the catalog changes (and on `forget()`,
+Both indexes are cached per database and process; one small query says whether they are still
+current, asked at most once every `CHECK_SECONDS` (a busy intake suggests for every case it is
+sent, and that query and the refresh behind it were a fifth of a case's cost), so a change made
+by another process, or outside the catalog service, is seen within that second. The catalog index is rebuilt when the catalog changes (and on `forget()`,
 which the service calls after its writes). The past-cases index is refreshed when the number of
 teaching cases changes — reading only the cases updated since it last looked — and rebuilt from
 scratch every few minutes, which also catches what a refresh cannot see (a re-classification
@@ -39,6 +41,7 @@ from gridgov.catalog.service import ITEM_LOAD
 from gridgov.core.i18n import translate
 
 TTL_SECONDS = 300
+CHECK_SECONDS = 1.0  # how often a process asks whether its indexes are current
 MAX_PAST_CASES = 20000
 REFRESH_LIMIT = 2000  # changed cases taken in one incremental refresh; more rebuilds
 MIN_RAW = 0.3
@@ -272,6 +275,7 @@ def _refresh_past(db: Session, index: _PastIndex, signature: datetime | None) ->
 
 _catalogs: dict[str, _CatalogIndex] = {}
 _pasts: dict[str, _PastIndex] = {}
+_checked: dict[str, float] = {}  # database → when its indexes were last found current (monotonic)
 _build_lock = threading.Lock()
 
 
@@ -280,6 +284,7 @@ def forget() -> None:
     with _build_lock:
         _catalogs.clear()
         _pasts.clear()
+        _checked.clear()
 
 
 def _key(db: Session) -> str:
@@ -300,7 +305,9 @@ def _statements() -> dict[str, Executable]:
             select(func.max(case.updated_at)).scalar_subquery()),
         "changed": (select(case.id, case.description, case.item_id, case.state, case.updated_at)
                     .where(case.updated_at >= bindparam("watermark")).order_by(case.id).limit(REFRESH_LIMIT + 1)),
-        "items": select(CatalogItem).options(*ITEM_LOAD).where(CatalogItem.id.in_(bindparam("ids", expanding=True))),
+        # Active only: an index up to a second old may still hold an item retired since.
+        "items": select(CatalogItem).options(*ITEM_LOAD).where(CatalogItem.id.in_(bindparam("ids", expanding=True)),
+                                                               CatalogItem.active.is_(True)),
     }
 
 
@@ -313,9 +320,12 @@ def _signatures(db: Session) -> tuple[tuple, datetime | None]:
 
 def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
     key = _key(db)
-    catalog_sig, past_sig = _signatures(db)
     now = time.monotonic()
     catalog, past = _catalogs.get(key), _pasts.get(key)
+    if (catalog is not None and past is not None and now - _checked.get(key, -math.inf) < CHECK_SECONDS
+            and now - catalog.built <= TTL_SECONDS and now - past.built <= TTL_SECONDS):
+        return catalog, past
+    catalog_sig, past_sig = _signatures(db)
     if catalog is None or catalog.signature != catalog_sig or now - catalog.built > TTL_SECONDS:
         with _build_lock:
             catalog = _catalogs[key] = _build_catalog(db, catalog_sig)
@@ -325,6 +335,7 @@ def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
     elif past.signature != past_sig:
         with _build_lock:
             past = _pasts[key] = _refresh_past(db, past, past_sig)
+    _checked[key] = now
     return catalog, past
 
 

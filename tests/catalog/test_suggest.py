@@ -62,7 +62,8 @@ def test_results_are_deterministic_and_limited(db):
     assert suggest.suggest_items(db, "今天天气不错") == []
 
 
-def test_inactive_items_are_not_suggested(db):
+def test_inactive_items_are_not_suggested(db, monkeypatch):
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 0.0)  # look at every call: the change is made here
     item = db.scalar(select(CatalogItem).where(CatalogItem.name == "路灯不亮"))
     assert "路灯不亮" in [s.item.name for s in suggest.suggest_items(db, "路灯坏了")]
     item.active = False
@@ -79,9 +80,10 @@ def add_cases(db, description: str, item: CatalogItem, n: int, state: str = "clo
     db.flush()
 
 
-def test_past_cases_teach_a_new_word(db):
+def test_past_cases_teach_a_new_word(db, monkeypatch):
     """Nobody put 蜂窝煤炉 in the catalog; after dispatchers filed three such cases under 油烟污染,
     it comes first. Reported and voided cases teach nothing. (The session is rolled back.)"""
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 0.0)  # look at every call: the cases are added here
     text = "楼下店铺门口烧蜂窝煤炉"
     target = db.scalar(select(CatalogItem).where(CatalogItem.name == "油烟污染"))
     decoy = db.scalar(select(CatalogItem).where(CatalogItem.name == "道路破损"))
@@ -104,3 +106,27 @@ def test_past_cases_teach_a_new_word(db):
         case.state = "voided"
     db.flush()
     assert target.code not in codes(suggest.suggest_items(db, text))
+
+
+def test_the_indexes_are_checked_at_most_once_a_second(db, monkeypatch):
+    """Within CHECK_SECONDS a process answers from its indexes without asking the database;
+    after it, the changes made meanwhile are seen."""
+    text = "楼下店铺门口烧蜂窝煤炉"
+    target = db.scalar(select(CatalogItem).where(CatalogItem.name == "油烟污染"))
+    suggest.forget()
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 3600.0)
+    assert target.code not in codes(suggest.suggest_items(db, text))
+    add_cases(db, "餐馆用蜂窝煤炉做饭，黑烟很大", target, 3, state="closed")
+    assert target.code not in codes(suggest.suggest_items(db, text))  # not asked yet
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 0.0)
+    assert suggest.suggest_items(db, text)[0].item.code == target.code
+
+
+def test_a_retired_item_is_never_suggested_even_from_an_index_not_yet_checked(db, monkeypatch):
+    item = db.scalar(select(CatalogItem).where(CatalogItem.name == "路灯不亮"))
+    suggest.forget()
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 3600.0)
+    assert "路灯不亮" in [s.item.name for s in suggest.suggest_items(db, "路灯坏了")]
+    item.active = False
+    db.flush()
+    assert "路灯不亮" not in [s.item.name for s in suggest.suggest_items(db, "路灯坏了")]
