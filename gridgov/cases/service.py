@@ -25,7 +25,7 @@ from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
 from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import utcnow, write_new
 from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import Department
 from gridgov.regions.coords import to_wgs84
@@ -197,9 +197,9 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 created_at=now)
     clock.start_step(case, item, ctx.calendar(db), now)
     _insert_numbered(db, case, f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}")
-    _event(db, case, who, "report", "", "reported", data.description.strip(),
-           {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
-            "item_code": item.code if item else None}, now)
+    write_new(db, _event(None, case, who, "report", "", "reported", data.description.strip(),
+                         {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
+                          "item_code": item.code if item else None}, now))
     if idempotency_key and not _claim_key(db, idempotency_scope, idempotency_key, case.id):
         # Another request with the same key won the race; the caller rolls back and reads it.
         raise Conflict("重复提交", code="idempotency_race")
@@ -214,19 +214,17 @@ _NEXT_CASE_ID = text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")
 
 
 def _insert_numbered(db: Session, case: Case, prefix: str) -> None:
-    """Writes a new case with its readable number, prefix + id. PostgreSQL hands out the id first,
-    so the case is written once; SQLite only knows it after the INSERT, so it writes the number
-    with a second statement. Either way the case is flushed, so the version the caller sees is
-    the one the next action must name."""
+    """Writes a new case with its readable number, prefix + id, as one INSERT on PostgreSQL,
+    which hands out the id first. SQLite only knows the id after the INSERT, so it writes the
+    number with an UPDATE. Either way the case is written before this returns, so the version
+    the caller sees is the one the next action must name."""
     if db.get_bind().dialect.name == "postgresql":
         case.id = db.execute(_NEXT_CASE_ID).scalar_one()
         case.number = f"{prefix}{case.id:06d}"
-        db.add(case)
-        db.flush()
+        write_new(db, case)
         return
     case.number = f"tmp-{uuid.uuid4().hex[:16]}"
-    db.add(case)
-    db.flush()
+    write_new(db, case)
     case.number = f"{prefix}{case.id:06d}"
     db.flush()
 
@@ -536,11 +534,13 @@ def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title:
                payload={"case_id": case.id, "number": case.number, "state": case.state})
 
 
-def _event(db: Session, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
+def _event(db: Session | None, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
            comment: str, data: dict, at: datetime | None = None) -> CaseEvent:
+    """The case's next event, added to `db` (None: for the caller to write)."""
     ev = CaseEvent(case_id=case.id, actor_id=who.user_id if who and who.user_id else None, action=action,
                    from_state=from_state, to_state=to_state, comment=comment, data=data, created_at=at or utcnow())
-    db.add(ev)
+    if db is not None:
+        db.add(ev)
     return ev
 
 

@@ -83,6 +83,52 @@ def test_a_resend_with_the_same_idempotency_key_returns_the_first_case(client, a
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
 
 
+def test_a_resend_gets_the_first_case_even_when_it_would_now_be_refused(client, auth, sessions):
+    """The API claims the key without looking first; a resend that meets a retired item must still
+    get the case it made, and leave nothing else behind."""
+    lon, lat = point_in(sessions, GRID)
+    item = item_at(sessions, "district")
+    text = f"重发测试 {uuid.uuid4().hex[:8]}"
+    body = {"description": text, "lon": lon, "lat": lat, "item_code": item.code}
+    headers = {**auth(WORKER), "Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/api/v1/cases", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    with sessions() as db:
+        db.get(CatalogItem, item.id).active = False
+        db.commit()
+    try:
+        fresh = client.post("/api/v1/cases", json=body, headers={**auth(WORKER), "Idempotency-Key": uuid.uuid4().hex})
+        assert fresh.status_code == 422 and "item_code" in fresh.json()["error"]["fields"]
+        again = client.post("/api/v1/cases", json=body, headers=headers)
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+        assert again.json()["number"] == first.json()["number"]
+    finally:
+        with sessions() as db:
+            db.get(CatalogItem, item.id).active = True
+            db.commit()
+    with sessions() as db:
+        ids = db.scalars(select(Case.id).where(Case.description == text)).all()
+        assert ids == [first.json()["id"]]
+        assert len(db.scalars(select(CaseEvent.id).where(CaseEvent.case_id == ids[0])).all()) == 1
+
+
+def test_a_new_case_reads_back_as_it_was_answered(client, auth, sessions):
+    """The create is answered from what it wrote, without reading it back: the answer and a
+    later read must agree, field by field, and the version answered is the one to act on."""
+    lon, lat = point_in(sessions, GRID)
+    created = client.post("/api/v1/cases", json={"description": "回读测试：路灯不亮", "lon": lon, "lat": lat,
+                                                  "item_code": item_at(sessions, "district").code},
+                          headers={**auth(WORKER), "Idempotency-Key": uuid.uuid4().hex})
+    assert created.status_code == 201, created.text
+    case = created.json()
+    read = client.get(f"/api/v1/cases/{case['id']}", headers=auth(WORKER))
+    assert read.status_code == 200
+    assert read.json() == case
+    assert case["number"].endswith(f"{case['id']:06d}") and case["number"].startswith("SJ")
+    events = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth(WORKER)).json()
+    assert [e["action"] for e in events] == ["report"]
+
+
 def test_concurrent_resends_make_one_case(client, auth, sessions, backend):
     lon, lat = point_in(sessions, GRID)
     key = uuid.uuid4().hex
