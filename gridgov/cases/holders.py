@@ -1,18 +1,41 @@
 """Who holds a case — the people a change is announced to — for one case or a whole batch,
-in at most two queries either way."""
+in at most two queries either way.
+
+Each function reads only the attributes of `Held`, so besides `Case` objects it takes result rows
+carrying those columns (the sweep passes the rows its UPDATE returns instead of loading objects).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
 from gridgov.cases.lifecycle import LEVEL_ROLE, region_at_level
-from gridgov.cases.models import Case
 from gridgov.regions.models import Region
 
 
-def _desk(case: Case) -> tuple[str, str]:
+class Held(Protocol):
+    """What deciding a case's holders reads: a `Case`, or a row with these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def region_path(self) -> str: ...
+    @property
+    def grid_code(self) -> str: ...
+    @property
+    def handler_id(self) -> int | None: ...
+
+
+def _desk(case: Held) -> tuple[str, str]:
     """The dispatcher role and region path at the case's current level."""
     return LEVEL_ROLE[case.level], region_at_level(case.region_path, case.level)
 
@@ -26,7 +49,7 @@ _GRID_WORKERS = (select(User.id, User.region_code)
                         User.region_code.in_(bindparam("grids", expanding=True))).order_by(User.id))
 
 
-def dispatchers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+def dispatchers(db: Session, cases: Sequence[Held]) -> dict[int, list[int]]:
     wanted = {_desk(c) for c in cases}
     found: dict[tuple[str, str], list[int]] = {}
     if wanted:
@@ -36,7 +59,7 @@ def dispatchers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
     return {c.id: found.get(_desk(c), []) for c in cases}
 
 
-def grid_workers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+def grid_workers(db: Session, cases: Sequence[Held]) -> dict[int, list[int]]:
     grids = {c.grid_code for c in cases}
     found: dict[str, list[int]] = {}
     if grids:
@@ -45,7 +68,7 @@ def grid_workers(db: Session, cases: list[Case]) -> dict[int, list[int]]:
     return {c.id: found.get(c.grid_code, []) for c in cases}
 
 
-def holders(db: Session, cases: list[Case]) -> dict[int, list[int]]:
+def holders(db: Session, cases: Sequence[Held]) -> dict[int, list[int]]:
     """The handler while a department has the case, the grid worker while it waits for
     verification, otherwise the dispatchers of its level."""
     with_handler = [c for c in cases if c.state in ("dispatched", "handling") and c.handler_id]
