@@ -326,16 +326,23 @@ def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
             and now - catalog.built <= TTL_SECONDS and now - past.built <= TTL_SECONDS):
         return catalog, past
     catalog_sig, past_sig = _signatures(db)
-    if catalog is None or catalog.signature != catalog_sig or now - catalog.built > TTL_SECONDS:
-        with _build_lock:
+    # With indexes in hand, a request does not wait while another one brings them up to date (a
+    # rebuild of the past cases takes seconds): it answers from the ones it has.
+    if not _build_lock.acquire(blocking=catalog is None or past is None):
+        return catalog, past
+    try:
+        # Again, under the lock: the requests that found no index at start-up all wait here, and
+        # the first one's build must serve the rest (each used to build its own, in turn).
+        catalog, past = _catalogs.get(key), _pasts.get(key)
+        if catalog is None or catalog.signature != catalog_sig or now - catalog.built > TTL_SECONDS:
             catalog = _catalogs[key] = _build_catalog(db, catalog_sig)
-    if past is None or now - past.built > TTL_SECONDS:
-        with _build_lock:
+        if past is None or now - past.built > TTL_SECONDS:
             past = _pasts[key] = _build_past(db, past_sig)
-    elif past.signature != past_sig:
-        with _build_lock:
+        elif past.signature != past_sig:
             past = _pasts[key] = _refresh_past(db, past, past_sig)
-    _checked[key] = now
+        _checked[key] = now
+    finally:
+        _build_lock.release()
     return catalog, past
 
 

@@ -130,3 +130,59 @@ def test_a_retired_item_is_never_suggested_even_from_an_index_not_yet_checked(db
     item.active = False
     db.flush()
     assert "路灯不亮" not in [s.item.name for s in suggest.suggest_items(db, "路灯坏了")]
+
+
+def test_requests_that_meet_no_index_build_it_once(catalog_sessions, monkeypatch):
+    """At start-up every concurrent request finds no index; one builds it, the others wait for
+    that build instead of each making their own in turn."""
+    import threading
+    import time
+
+    builds: list[int] = []
+    real_build = suggest._build_catalog
+
+    def counted(db, signature):
+        builds.append(1)
+        time.sleep(0.3)  # a real build takes long enough for every other request to arrive meanwhile
+        return real_build(db, signature)
+
+    monkeypatch.setattr(suggest, "_build_catalog", counted)
+    suggest.forget()
+    start = threading.Barrier(6)
+    found: list[list[str]] = []
+
+    def ask() -> None:
+        with catalog_sessions() as db:
+            start.wait()
+            found.append(codes(suggest.suggest_items(db, "路灯坏了晚上很黑")))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 6 and all(f == found[0] and f for f in found)
+    assert len(builds) == 1
+
+
+def test_a_request_does_not_wait_for_a_rebuild_when_it_has_indexes(catalog_sessions, monkeypatch):
+    import threading
+
+    with catalog_sessions() as db:
+        suggest.suggest_items(db, "路灯坏了")  # indexes in hand
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(suggest, "TTL_SECONDS", -1.0)  # every call wants a rebuild
+    found: list[str] = []
+
+    def ask() -> None:
+        with catalog_sessions() as db:
+            found.extend(s.item.name for s in suggest.suggest_items(db, "路灯坏了"))
+
+    with suggest._build_lock:  # another request is rebuilding
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        asker.join(timeout=10)
+        answered = not asker.is_alive()
+    asker.join()
+    assert answered, "the request waited for the rebuild"
+    assert "路灯不亮" in found
