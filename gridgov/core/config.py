@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")
     worker_in_process: bool = Field(default=True,
                                     description="Run background jobs inside `gridgov serve` (the embedded default).")
+    keepalive_requests: int = Field(
+        default=100, ge=0, description="About how many requests a keep-alive connection serves before the server "
+        "closes it (0: never). With `serve --workers`, a connection stays with the worker that accepted it; "
+        "recycling connections lets the kernel spread them again, so one worker is not left with all of them.")
     log_json: bool = True
     log_level: str = "INFO"
 

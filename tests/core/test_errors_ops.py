@@ -85,3 +85,16 @@ def test_requests_are_logged_as_json_lines(client, auth, app):
     assert line["status"] == 200
     assert line["user"] == "dispatcher"
     assert line["level"] == "info"
+
+
+def test_keep_alive_connections_are_recycled_as_configured(demo_url, tmp_path):
+    """`keepalive_requests` 1: every answer closes its connection; 0: none does."""
+    for every, closes in ((1, True), (0, False)):
+        settings = settings_for(demo_url, tmp_path)
+        settings.keepalive_requests = every
+        app = create_app(settings)
+        with TestClient(app) as c:
+            answers = [c.get("/healthz") for _ in range(20)]
+        app.state.engine.dispose()
+        assert all(r.status_code == 200 for r in answers)
+        assert all((r.headers.get("connection") == "close") is closes for r in answers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,30 @@ def test_serve_with_several_workers(demo_url, tmp_path):
                            data={"username": "dispatcher", "password": "demo-2026"}).json()["access_token"]
         me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["username"] == "dispatcher"
+        served = requests_until_closed(port, limit=3000)
+        # Keep-alive connections are recycled (Settings.keepalive_requests, 100 on average), so that
+        # the kernel can hand them to another worker; 3,000 without a close would be odds of 1 in 10^13.
+        assert served is not None and served >= 1
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def requests_until_closed(port: int, limit: int) -> int | None:
+    """Sends GET /healthz over one keep-alive connection until the server answers
+    `connection: close` and closes it; how many requests that took (None: never, within `limit`)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        for n in range(1, limit + 1):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            status = stream.readline()
+            assert status.startswith(b"HTTP/1.1 200"), status
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip().lower()
+            stream.read(int(headers["content-length"]))
+            if headers.get("connection") == "close":
+                assert stream.read() == b""  # and the server did close it
+                return n
+    return None
