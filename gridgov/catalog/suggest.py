@@ -10,14 +10,14 @@ little):
 - what dispatchers chose before: a per-process index of word → {item: number of past cases},
   built from cases that have left the `reported` state and were not voided.
 
-Both indexes are cached per database and process; one small query says whether they are still
-current, asked at most once every `CHECK_SECONDS` (a busy intake suggests for every case it is
-sent, and that query and the refresh behind it were a fifth of a case's cost), so a change made
-by another process, or outside the catalog service, is seen within that second. The catalog index is rebuilt when the catalog changes (and on `forget()`,
-which the service calls after its writes). The past-cases index is refreshed when the number of
-teaching cases changes — reading only the cases updated since it last looked — and rebuilt from
-scratch every few minutes, which also catches what a refresh cannot see (a re-classification
-that leaves the count alone, a transaction that commits late).
+Both indexes are cached per database and process. One small query says whether they are still
+current; it is asked at most once every `CHECK_SECONDS` (a busy intake suggests for every case it
+is sent, and that query and the refresh behind it were a fifth of a case's cost), so a change
+made by another process, or outside the catalog service, is seen within that second. The catalog
+index is rebuilt when the catalog changes (and on `forget()`, which the service calls after its
+writes). The past-cases index is refreshed when the newest change to any case moves, reading only
+the cases changed since it last looked, and rebuilt from scratch every few minutes, which also
+catches what a refresh cannot see (a transaction that commits after a later one).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -273,9 +274,9 @@ def _refresh_past(db: Session, index: _PastIndex, signature: datetime | None) ->
 
 # --- caches ---
 
-_catalogs: dict[str, _CatalogIndex] = {}
-_pasts: dict[str, _PastIndex] = {}
-_checked: dict[str, float] = {}  # database → when its indexes were last found current (monotonic)
+_catalogs: dict[URL, _CatalogIndex] = {}
+_pasts: dict[URL, _PastIndex] = {}
+_checked: dict[URL, float] = {}  # database → when its indexes were last found current (monotonic)
 _build_lock = threading.Lock()
 
 
@@ -287,8 +288,9 @@ def forget() -> None:
         _checked.clear()
 
 
-def _key(db: Session) -> str:
-    return str(db.get_bind().url)
+def _key(db: Session) -> URL:
+    # The URL itself (hashable): rendering it as text on every call cost a twentieth of a suggestion.
+    return db.get_bind().url
 
 
 @functools.cache
