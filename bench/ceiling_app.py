@@ -4,7 +4,7 @@ A minimal FastAPI app, kept here and not in the product, with one endpoint that 
 validate the JSON body a case create sends and insert it as one row into a table of its own
 (`bench_ceiling`) in the same PostgreSQL database, through the product's own engine settings
 (`gridgov.core.db.make_engine`: same driver, same pool). It is served by the same uvicorn, with the
-same worker count, as `gridgov serve`. Whatever GridGov's intake does beyond this (log-in check,
+same worker count, as `gridgov serve`, and recycles keep-alive connections as GridGov does. Whatever GridGov's intake does beyond this (log-in check,
 locating, suggesting, routing, the calendar, case events, the outbox, logging, metrics) is the
 difference `bench/intake.py` reports.
 
@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import random  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
 
 from fastapi import FastAPI  # noqa: E402
@@ -47,6 +48,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from gridgov.core.db import make_engine  # noqa: E402
 
 URL_ENV = "BENCH_CEILING_DATABASE_URL"
+KEEPALIVE_ENV = "GRIDGOV_KEEPALIVE_REQUESTS"  # the setting GridGov reads, so one variable sets both
 TABLE = "bench_ceiling"
 CREATE_TABLE = text(f"CREATE TABLE IF NOT EXISTS {TABLE} (id serial PRIMARY KEY, body text NOT NULL, "
                     "created_at timestamptz NOT NULL DEFAULT now())")
@@ -60,6 +62,29 @@ class CaseBody(BaseModel):
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     item_code: str | None = Field(default=None, max_length=12)
+
+
+class RecycleConnections:
+    """Closes a keep-alive connection after about `every` requests, as GridGov's request middleware
+    does (`Settings.keepalive_requests`, same default): with several workers a connection stays with
+    the worker that accepted it, and without this the ceiling could run with every client on one
+    worker while GridGov's are spread again. Same serving conditions on both sides."""
+
+    def __init__(self, app, every: int) -> None:
+        self.app = app
+        self.chance = 1 / every if every > 0 else 0.0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not self.chance or random.random() >= self.chance:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
 
 
 def ensure_table(engine: Engine) -> None:
@@ -83,6 +108,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="bench ceiling", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RecycleConnections, every=int(os.environ.get(KEEPALIVE_ENV, "100")))
 
     # A plain `def`, like GridGov's views: FastAPI runs it in the same thread pool.
     @app.post("/bench/cases", status_code=201)

@@ -143,7 +143,7 @@ def route(db: Session, item: CatalogItem | None, grid_path: str, lon: float, lat
     if item is None:
         return Decision("district", None, None, "triage_no_item", "没有匹配的事项，进入分拣队列由调度员判断",
                         "没有匹配的事项")
-    dept = db.get(Department, item.department_id)
+    dept = item.department  # loaded with the item
     head = f"事项「{item.name}」({item.code}) 由{dept.name}负责，处置层级：{HANDLING_LEVELS[item.handling_level]}"
     near = borders.distance_m(db, lon, lat)
     if near is not None:

@@ -24,6 +24,7 @@ from gridgov.cases.lifecycle import ACTIONS, LEVELS, OPEN_STATES, STATES, CaseVi
 from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
 from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
+from gridgov.catalog.service import ITEM_LOAD
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow, write_new
 from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
@@ -110,7 +111,8 @@ class NewCase:
 
 
 # Statements every intake runs, built once (building one costs about as much as running it).
-_ITEM_BY_CODE = select(CatalogItem).where(CatalogItem.code == bindparam("code"), CatalogItem.active.is_(True))
+_ITEM_BY_CODE = (select(CatalogItem).options(*ITEM_LOAD)  # not the department's region and its outline
+                 .where(CatalogItem.code == bindparam("code"), CatalogItem.active.is_(True)))
 _CASE_FOR_KEY = select(IdempotencyKey.case_id).where(IdempotencyKey.scope == bindparam("scope"),
                                                     IdempotencyKey.key == bindparam("key"))
 
@@ -206,8 +208,7 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
     if decision.triage_reason:
         notify_case(db, holder_ids(db, case), case, "triage",
                     f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
-    dept = db.get(Department, decision.department_id) if decision.department_id else None
-    return Intake(case, True, item, dept, decision.handler_name)
+    return Intake(case, True, item, item.department if decision.department_id else None, decision.handler_name)
 
 
 _NEXT_CASE_ID = text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")
@@ -256,10 +257,12 @@ def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
 
 
 def _suggested_item(db: Session, description: str) -> CatalogItem | None:
-    from gridgov.catalog.suggest import suggest_items
+    """The item intake picks by itself, or None (triage). It may be the suggestion index's shared,
+    detached copy: read it, never add it to the session."""
+    from gridgov.catalog.suggest import best_item
 
-    best = suggest_items(db, description, limit=1)
-    return best[0].item if best and best[0].score >= AUTO_ITEM_SCORE else None
+    best = best_item(db, description)
+    return best[0] if best and best[1] >= AUTO_ITEM_SCORE else None
 
 
 def _tz(ctx: CaseContext):

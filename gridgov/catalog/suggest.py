@@ -137,6 +137,7 @@ class _CatalogIndex:
     idf: dict[str, float]
     partial: dict[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)  # memo: word → (entries, idf)
     by_id: dict[int, int] = field(default_factory=dict)  # item id → entry index
+    items: dict[int, CatalogItem] = field(default_factory=dict)  # detached, loaded with category and department
 
     def idf_of(self, df: int) -> float:
         n = len(self.entries)
@@ -154,7 +155,11 @@ class _CatalogIndex:
 
 def _build_catalog(db: Session, signature: tuple) -> _CatalogIndex:
     cats = {c.id: c for c in db.scalars(select(Category))}
-    items = db.scalars(select(CatalogItem).where(CatalogItem.active.is_(True)).order_by(CatalogItem.code)).all()
+    # The items are kept and shared by every request, so they are loaded by a session of their own
+    # on this connection (same transaction): the caller's session keeps its own copies untouched.
+    with Session(bind=db.connection()) as own:
+        items = own.scalars(select(CatalogItem).options(*ITEM_LOAD).where(CatalogItem.active.is_(True))
+                            .order_by(CatalogItem.code)).all()
     entries: list[_Entry] = []
     terms: dict[str, list[tuple[int, str]]] = {}
     user_words: set[str] = set()
@@ -186,6 +191,7 @@ def _build_catalog(db: Session, signature: tuple) -> _CatalogIndex:
     index = _CatalogIndex(signature, time.monotonic(), entries, terms, {})
     index.idf = {t: index.idf_of(len(hits)) for t, hits in terms.items()}
     index.by_id = {e.id: i for i, e in enumerate(entries)}
+    index.items = {item.id: item for item in items}  # detached since `own` closed: read-only from here on
     return index
 
 
@@ -350,12 +356,51 @@ def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:
 
 # --- scoring ---
 
+@dataclass
+class _Ranking:
+    catalog: _CatalogIndex
+    ranked: list[int]  # entry indexes, best first
+    raw: dict[int, float]
+    found: dict[int, dict[str, list[str]]]
+    past_counts: dict[int, int]
+
+    def score(self, i: int) -> float:
+        return round(self.raw[i] / (self.raw[i] + SCALE), 4)
+
+
 def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh") -> list[Suggestion]:
     """The `limit` best catalog items for a description, best first (ties by item code), each
     with a score in 0..1 and the reasons, in Chinese (or English with lang="en")."""
+    ranking = _rank(db, description, limit)
+    if ranking is None:
+        return []
+    entries = ranking.catalog.entries
+    rows = {it.id: it for it in db.scalars(_statements()["items"], {"ids": [entries[i].id for i in ranking.ranked]})}
+    out = []
+    for i in ranking.ranked:
+        item = rows.get(entries[i].id)
+        if item is None:
+            continue
+        out.append(Suggestion(item, ranking.score(i), _reasons(ranking.found[i], ranking.past_counts.get(i, 0), lang)))
+    return out
+
+
+def best_item(db: Session, description: str) -> tuple[CatalogItem, float] | None:
+    """The best item for a description and its score, as `suggest_items(…, limit=1)` ranks it, for
+    intake to pick one by itself. The item is the index's own copy (detached, with its category
+    and department, read-only), not read again: that read was a fifth of an intake. It is as
+    current as the index, so an item retired in the last second may still come back."""
+    ranking = _rank(db, description, 1)
+    if ranking is None:
+        return None
+    i = ranking.ranked[0]
+    return ranking.catalog.items[ranking.catalog.entries[i].id], ranking.score(i)
+
+
+def _rank(db: Session, description: str, limit: int) -> _Ranking | None:
     text = (description or "").strip().lower()
     if not text or limit <= 0:
-        return []
+        return None
     catalog, past = _indexes(db)
     raw: dict[int, float] = {}
     found: dict[int, dict[str, list[str]]] = {}
@@ -397,17 +442,7 @@ def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh
 
     ranked = sorted((i for i, r in raw.items() if r >= MIN_RAW), key=lambda i: (-raw[i], catalog.entries[i].code))
     ranked = ranked[:limit]
-    if not ranked:
-        return []
-    rows = {it.id: it for it in db.scalars(_statements()["items"], {"ids": [catalog.entries[i].id for i in ranked]})}
-    out = []
-    for i in ranked:
-        item = rows.get(catalog.entries[i].id)
-        if item is None:
-            continue
-        score = round(raw[i] / (raw[i] + SCALE), 4)
-        out.append(Suggestion(item, score, _reasons(found[i], past_counts.get(i, 0), lang)))
-    return out
+    return _Ranking(catalog, ranked, raw, found, past_counts) if ranked else None
 
 
 def categories_of(db: Session, items: list[CatalogItem]) -> dict[int, Category]:

@@ -186,3 +186,15 @@ def test_a_request_does_not_wait_for_a_rebuild_when_it_has_indexes(catalog_sessi
     asker.join()
     assert answered, "the request waited for the rebuild"
     assert "路灯不亮" in found
+
+
+def test_building_the_index_leaves_the_callers_objects_alone(db):
+    """The index keeps items of its own, loaded by a session of its own: the caller's copies stay
+    in the caller's session (one expunged under its feet would silently drop its changes)."""
+    item = db.scalar(select(CatalogItem).where(CatalogItem.name == "路灯不亮"))
+    suggest.forget()
+    found = suggest.suggest_items(db, "路灯坏了")
+    assert item in db and any(s.item is item for s in found)
+    best, score = suggest.best_item(db, "路灯坏了")
+    assert best is not item and best.id == item.id and best not in db  # the index's own, detached copy
+    assert best.department.name and best.category.code and 0 < score <= 1
