@@ -4,9 +4,9 @@ A minimal FastAPI app, kept here and not in the product, with one endpoint that 
 validate the JSON body a case create sends and insert it as one row into a table of its own
 (`bench_ceiling`) in the same PostgreSQL database, through the product's own engine settings
 (`gridgov.core.db.make_engine`: same driver, same pool). It is served by the same uvicorn, with the
-same worker count, as `gridgov serve`, and recycles keep-alive connections as GridGov does. Whatever GridGov's intake does beyond this (log-in check,
-locating, suggesting, routing, the calendar, case events, the outbox, logging, metrics) is the
-difference `bench/intake.py` reports.
+same worker count, as `gridgov serve`, and recycles keep-alive connections as GridGov does.
+Whatever GridGov's intake does beyond this (log-in check, locating, suggesting, routing, the
+calendar, case events, the outbox, logging, metrics) is the difference `bench/intake.py` reports.
 
 Endpoints: `POST /bench/cases` (201, `{"id": …}`) and `GET /readyz`.
 
