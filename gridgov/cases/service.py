@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -26,7 +24,7 @@ from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
 from gridgov.catalog.service import ITEM_LOAD
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow, write_new
+from gridgov.core.db import dialect_insert, utcnow, write_new
 from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import Department
 from gridgov.regions.coords import to_wgs84
@@ -199,9 +197,9 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 created_at=now)
     clock.start_step(case, item, ctx.calendar(db), now)
     _insert_numbered(db, case, f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}")
-    write_new(db, _event(None, case, who, "report", "", "reported", data.description.strip(),
-                         {"source": data.source, "routing_rule": decision.rule, "routing_reason": decision.reason,
-                          "item_code": item.code if item else None}, now))
+    write_new(db, _new_event(case, who, "report", "", "reported", data.description.strip(),
+                             {"source": data.source, "routing_rule": decision.rule,
+                              "routing_reason": decision.reason, "item_code": item.code if item else None}, now))
     if idempotency_key and not _claim_key(db, idempotency_scope, idempotency_key, case.id):
         # Another request with the same key won the race; the caller rolls back and reads it.
         raise Conflict("重复提交", code="idempotency_race")
@@ -233,8 +231,7 @@ def _insert_numbered(db: Session, case: Case, prefix: str) -> None:
 @functools.cache
 def _claim_statement(dialect: str):
     # Built once per dialect: building an INSERT … ON CONFLICT cost more than running it.
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (insert(IdempotencyKey)
+    return (dialect_insert(dialect)(IdempotencyKey)
             .values(scope=bindparam("scope"), key=bindparam("key"), case_id=bindparam("case_id"),
                     created_at=bindparam("created_at"))
             .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id))
@@ -537,13 +534,16 @@ def notify_case(db: Session, user_ids: list[int], case: Case, topic: str, title:
                payload={"case_id": case.id, "number": case.number, "state": case.state})
 
 
-def _event(db: Session | None, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
+def _new_event(case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
+               comment: str, data: dict, at: datetime | None = None) -> CaseEvent:
+    return CaseEvent(case_id=case.id, actor_id=who.user_id if who and who.user_id else None, action=action,
+                     from_state=from_state, to_state=to_state, comment=comment, data=data, created_at=at or utcnow())
+
+
+def _event(db: Session, case: Case, who: Principal | None, action: str, from_state: str, to_state: str,
            comment: str, data: dict, at: datetime | None = None) -> CaseEvent:
-    """The case's next event, added to `db` (None: for the caller to write)."""
-    ev = CaseEvent(case_id=case.id, actor_id=who.user_id if who and who.user_id else None, action=action,
-                   from_state=from_state, to_state=to_state, comment=comment, data=data, created_at=at or utcnow())
-    if db is not None:
-        db.add(ev)
+    ev = _new_event(case, who, action, from_state, to_state, comment, data, at)
+    db.add(ev)
     return ev
 
 

@@ -148,6 +148,18 @@ def insert_rows(db: Session, table: Table, rows: list[dict]) -> None:
     conn.exec_driver_sql(compiled.string, params)
 
 
+def dialect_insert(dialect: str):
+    """The `insert` construct of the database's own dialect, for what plain `insert` cannot say
+    (`on_conflict_do_nothing`): PostgreSQL's, or SQLite's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 @functools.cache
 def _insert_of(table: Table, returning: bool):
     stmt = insert(table)

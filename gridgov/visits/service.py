@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import dialect_insert, utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.people.models import Resident, ResidentTag, TagKind
 from gridgov.regions.coords import CRS_NAMES, to_wgs84
@@ -155,11 +155,7 @@ def generate_due_visits(db: Session, today: date, tz: str = "Asia/Shanghai", hor
 
 
 def _insert_ignoring_duplicates(db: Session, rows: list[dict]):
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return (dialect_insert(Visit).values(rows)
+    return (dialect_insert(db.get_bind().dialect.name)(Visit).values(rows)
             .on_conflict_do_nothing(index_elements=["resident_id", "tag_code", "due_date"]).returning(Visit.id))
 
 
