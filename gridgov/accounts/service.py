@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import AuthToken, User
+from gridgov.accounts.principal_cache import forget_principals
 from gridgov.accounts.roles import ROLES
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow
@@ -99,27 +100,29 @@ def user_for_token(db: Session, raw: str, kind: str) -> User | None:
     return db.scalar(q)
 
 
-# Built once: every authenticated request runs it, and building a statement (and its cache key)
-# costs about as much as running it. Only the parameters change.
+# Built once: every authenticated request that the cache cannot answer runs it, and building a
+# statement (and its cache key) costs about as much as running it. Only the parameters change.
 _PRINCIPAL_FOR_TOKEN = (
-    select(User.id, User.username, User.display_name, User.role, User.region_code, Region.path, User.department_id)
+    select(User.id, User.username, User.display_name, User.role, User.region_code, Region.path, User.department_id,
+           AuthToken.expires_at)
     .join(AuthToken, AuthToken.user_id == User.id).join(Region, Region.code == User.region_code)
     .where(AuthToken.token_hash == bindparam("digest"), AuthToken.kind == bindparam("kind"),
            AuthToken.expires_at > bindparam("now", type_=AuthToken.expires_at.type), User.is_active.is_(True)))
 
 
-def principal_for_token(db: Session, raw: str, kind: str) -> Principal | None:
-    """Who a live token of this kind belongs to (an active user), or None. The same test as
-    `user_for_token`, asked for the Principal's columns alone: every authenticated request
-    runs it, and loading the whole user with its region cost more than the rest of a read."""
-    row = db.execute(_PRINCIPAL_FOR_TOKEN, {"digest": token_digest(raw), "kind": kind, "now": utcnow()}).first()
+def token_holder(db: Session, digest: str, kind: str) -> tuple[Principal, datetime] | None:
+    """Who a live token of this kind (given by its digest) belongs to, an active user, and when
+    the token expires; or None. The same test as `user_for_token`, asked for the Principal's
+    columns alone: loading the whole user with its region cost more than the rest of a read."""
+    row = db.execute(_PRINCIPAL_FOR_TOKEN, {"digest": digest, "kind": kind, "now": utcnow()}).first()
     if row is None:
         return None
     return Principal(user_id=row[0], username=row[1], display_name=row[2], role=row[3], region_code=row[4],
-                     region_path=row[5], department_id=row[6])
+                     region_path=row[5], department_id=row[6]), row[7]
 
 
 def revoke_token(db: Session, raw: str) -> None:
+    forget_principals(db)
     db.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(raw)))
 
 
@@ -200,6 +203,7 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
                 password: str | None = None) -> User:
     who.require("users.manage")
     user = get_user(db, who, user_id)
+    forget_principals(db)  # its role, region, name or standing may change, its tokens may go
     new_role = role or user.role
     new_region = region_code or user.region_code
     new_dept = user.department_id if department_id is ... else department_id

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     login_lock_minutes: int = Field(default=15, ge=1)
     session_hours: int = Field(default=12, ge=1)
     token_hours: int = Field(default=12, ge=1)
+    auth_cache_seconds: float = Field(
+        default=2.0, ge=0, le=60, description="How long a process remembers who a token belongs to (0: ask the "
+        "database on every request). A token revoked or a user changed in another process is honoured by this "
+        "one within that time; in the same process at once.")
     cookie_secure: bool = False
     timezone: str = Field(default="Asia/Shanghai", description="Where working time is counted.")
     office_hours: str = Field(default="08:00-12:00,14:00-18:00",

@@ -10,11 +10,13 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from gridgov.accounts import principal_cache
 from gridgov.accounts.access import Principal
-from gridgov.accounts.service import principal_for_token
+from gridgov.accounts.service import token_holder
 from gridgov.core.config import Settings
+from gridgov.core.db import utcnow
 from gridgov.core.errors import AppError, NotAuthenticated
-from gridgov.core.security import csrf_matches
+from gridgov.core.security import csrf_matches, token_digest
 
 SESSION_COOKIE = "gg_session"
 ANON_COOKIE = "gg_anon"
@@ -67,18 +69,38 @@ async def check_csrf(request: Request, anchor: str | None) -> None:
         raise CsrfFailed()
 
 
+async def token_principal(request: Request, db: Session, raw: str, kind: str) -> Principal | None:
+    """Who a token belongs to: from the process's memory when it holds a recent answer (no query,
+    no trip through the thread pool), else from the database, remembered for
+    `Settings.auth_cache_seconds` (see `gridgov.accounts.principal_cache`)."""
+    state = request.app.state
+    seconds = state.settings.auth_cache_seconds
+    digest = token_digest(raw)
+    if seconds > 0 and (known := principal_cache.cached_principal(state.engine.url, digest, kind)) is not None:
+        return known
+    generation = principal_cache.current_generation()
+    # A blocking query must not run on the event loop: it would stall every other request.
+    held = await run_in_threadpool(token_holder, db, digest, kind)
+    if held is None:
+        return None
+    principal, expires_at = held
+    if seconds > 0:
+        principal_cache.remember_principal(state.engine.url, digest, kind, principal, seconds,
+                                           (expires_at - utcnow()).total_seconds(), generation)
+    return principal
+
+
 async def optional_principal(request: Request, db: DB) -> Principal | None:
     if hasattr(request.state, "principal"):
         return request.state.principal
     principal = None
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        # A blocking query must not run on the event loop: it would stall every other request.
-        principal = await run_in_threadpool(principal_for_token, db, auth[7:].strip(), "bearer")
+        principal = await token_principal(request, db, auth[7:].strip(), "bearer")
         if principal is None:
             raise NotAuthenticated()
     elif raw := request.cookies.get(SESSION_COOKIE):
-        principal = await run_in_threadpool(principal_for_token, db, raw, "session")
+        principal = await token_principal(request, db, raw, "session")
         # Cookies ride along on cross-site requests; bearer tokens do not.
         if principal is not None and request.method in UNSAFE:
             await check_csrf(request, raw)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, defer
 
 from gridgov.accounts.access import Principal
+from gridgov.accounts.principal_cache import forget_principals
 from gridgov.core.errors import NotFound, OutsideJurisdiction
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import MetaValue, Region
@@ -70,24 +72,52 @@ def count_by_level(db: Session, who: Principal) -> dict[str, int]:
 # --- versions in `meta`: the grid layer's is bumped by every grid import, read by every locator ---
 
 _META_SNAPSHOT = "gridgov.meta_snapshot"
+_META_BUMPED = "gridgov.meta_bumped"
 _META_ROWS = select(MetaValue.key, MetaValue.counter, MetaValue.value)  # built once: run on most requests
+META_CHECK_SECONDS = 1.0  # how long a process answers versions from its last read
+_shared_meta: dict = {}  # database URL → (monotonic time read, values), for the whole process
+_clock = time.monotonic
 
 
 def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
-    """Every `meta` row as key → (counter, value), read once per transaction. A case intake asks
-    for the grid layer's version twice (locator, street borders) and the calendar's once; one
-    small query answers all of them, and a version read at the start of a transaction is as good
-    as one read a millisecond later. A bump in this session drops it (`forget_meta_snapshot`)."""
+    """Every `meta` row as key → (counter, value). A case intake asks for the grid layer's
+    version twice (locator, street borders) and the calendar's once: one small query answers all
+    of them, kept for the transaction. The process also keeps the last answer for
+    META_CHECK_SECONDS and hands it to the next transactions, which then ask nothing (the query
+    was a twentieth of an intake); so a change committed by another process is seen within that
+    second, one committed by this process at once (its commit drops the shared answer).
+
+    A session that bumped a version (`forget_meta_snapshot`) reads for itself and publishes
+    nothing: its bump may still be rolled back, and a version number must never stand for data
+    that was not committed."""
+    db.connection()  # begins the transaction the answer is kept for
+    transaction = db.get_transaction()
     held = db.info.get(_META_SNAPSHOT)
-    if held is not None and held[0] is db.get_transaction():
+    if held is not None and held[0] is transaction:
         return held[1]
-    values = {key: (counter or 0, value or "") for key, counter, value in db.execute(_META_ROWS)}
-    db.info[_META_SNAPSHOT] = (db.get_transaction(), values)
+    bumped = db.info.get(_META_BUMPED) is transaction
+    url = db.get_bind().url
+    now = _clock()
+    shared = _shared_meta.get(url)
+    if not bumped and shared is not None and now - shared[0] < META_CHECK_SECONDS:
+        values = shared[1]
+    else:
+        values = {key: (counter or 0, value or "") for key, counter, value in db.execute(_META_ROWS)}
+        if not bumped:
+            _shared_meta[url] = (now, values)
+    db.info[_META_SNAPSHOT] = (transaction, values)
     return values
 
 
 def forget_meta_snapshot(db: Session) -> None:
+    """Called before a session bumps a version: from here to its commit it reads versions for
+    itself, and its commit drops what the process keeps, so that the next reader asks again."""
     db.info.pop(_META_SNAPSHOT, None)
+    db.connection()
+    db.info[_META_BUMPED] = db.get_transaction()
+    url = db.get_bind().url
+    _shared_meta.pop(url, None)
+    event.listen(db, "after_commit", lambda _session: _shared_meta.pop(url, None), once=True)
 
 
 def grid_layer_version(db: Session) -> int:
@@ -96,6 +126,7 @@ def grid_layer_version(db: Session) -> int:
 
 def bump_grid_layer(db: Session) -> None:
     forget_meta_snapshot(db)
+    forget_principals(db)  # an import may have moved a region, and with it a user's jurisdiction
     updated = db.execute(update(MetaValue).where(MetaValue.key == GRID_LAYER)
                          .values(counter=MetaValue.counter + 1))
     if updated.rowcount == 0:

@@ -199,6 +199,7 @@ def test_patch_unknown_user_is_404(client, auth):
 def test_a_deactivated_user_cannot_log_in_and_loses_the_token(client, auth, request):
     username, uid = new_user(request)
     old = bearer(client, username)
+    assert client.get("/api/v1/me", headers=old).status_code == 200  # now remembered by the process
     r = client.patch(f"/api/v1/users/{uid}", json={"is_active": False}, headers=auth("admin"))
     assert r.status_code == 200
     assert r.json()["is_active"] is False
@@ -214,6 +215,7 @@ def test_a_deactivated_user_cannot_log_in_and_loses_the_token(client, auth, requ
 def test_a_password_change_revokes_tokens_and_lifts_a_lock(client, auth, request):
     username, uid = new_user(request)
     old = bearer(client, username)
+    assert client.get("/api/v1/me", headers=old).status_code == 200  # now remembered by the process
     for n in range(5):
         token_for(client, username, f"wrong-{n}")
     assert token_for(client, username).status_code == 423

@@ -18,8 +18,12 @@ def test_serve_with_several_workers(demo_url, tmp_path):
     port = _free_port()
     env = {**os.environ, "GRIDGOV_DATABASE_URL": demo_url, "GRIDGOV_VAR_DIR": str(tmp_path),
            "GRIDGOV_SECRET_KEY": "test-secret-key", "GRIDGOV_WORKER_IN_PROCESS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # The log goes to a file: the server writes a line per request, and a pipe nobody reads fills
+    # up after a few hundred of them and blocks the worker that writes next.
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port), "--workers", "2"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         ready = None
@@ -29,7 +33,7 @@ def test_serve_with_several_workers(demo_url, tmp_path):
                 break
             except httpx.TransportError:
                 time.sleep(0.3)
-        why = proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "no answer"
+        why = log.read_text(errors="replace")[-2000:] if proc.poll() is not None else "no answer"
         assert ready is not None and ready.status_code == 200, why
         token = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token",
                            data={"username": "dispatcher", "password": "demo-2026"}).json()["access_token"]

@@ -1,0 +1,90 @@
+"""Versions in `meta`: read once per transaction, shared by the process for META_CHECK_SECONDS;
+a bump is seen by its own session at once, by this process when it commits, never when it is
+rolled back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, update
+
+from gridgov.regions import service
+from gridgov.regions.models import MetaValue
+from gridgov.regions.service import GRID_LAYER, bump_grid_layer, grid_layer_version, meta_snapshot
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [5000.0]
+    monkeypatch.setattr(service, "_clock", lambda: now[0])
+    monkeypatch.setattr(service, "_shared_meta", {})  # nothing read by the real clock
+    return now
+
+
+@pytest.fixture
+def meta_reads(app):
+    """How many times the app's engine has read the `meta` table."""
+    seen = [0]
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM meta" in statement:
+            seen[0] += 1
+
+    event.listen(app.state.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(app.state.engine, "before_cursor_execute", count)
+
+
+def test_transactions_within_the_second_share_one_read(sessions, clock, meta_reads):
+    with sessions() as db:
+        meta_snapshot(db)  # may read (what the process held may be older than a second)
+    clock[0] += 2
+    with sessions() as db:
+        first = grid_layer_version(db)
+        grid_layer_version(db)
+    assert meta_reads[0] >= 1
+    before = meta_reads[0]
+    clock[0] += 0.5
+    with sessions() as db:
+        assert grid_layer_version(db) == first
+    assert meta_reads[0] == before
+
+
+def test_a_change_the_process_did_not_make_is_seen_within_the_second(sessions, clock):
+    with sessions() as db:
+        before = grid_layer_version(db)
+    with sessions() as db:  # as another process would write it: not through bump_grid_layer
+        db.execute(update(MetaValue).where(MetaValue.key == GRID_LAYER).values(counter=MetaValue.counter + 1))
+        db.commit()
+    try:
+        clock[0] += 0.5
+        with sessions() as db:
+            assert grid_layer_version(db) == before
+        clock[0] += 0.6
+        with sessions() as db:
+            assert grid_layer_version(db) == before + 1
+    finally:
+        with sessions() as db:
+            db.execute(update(MetaValue).where(MetaValue.key == GRID_LAYER).values(counter=before))
+            bump_grid_layer(db)  # and past any layer a locator built meanwhile
+            db.commit()
+
+
+def test_a_bump_is_the_bumper_s_alone_until_it_commits(sessions, clock):
+    with sessions() as db:
+        before = grid_layer_version(db)
+    bumper = sessions()
+    try:
+        bump_grid_layer(bumper)
+        assert grid_layer_version(bumper) == before + 1
+        with sessions() as db:  # not committed: nobody else sees it, and it is not shared
+            assert grid_layer_version(db) == before
+        bumper.rollback()
+        with sessions() as db:
+            assert grid_layer_version(db) == before
+
+        bump_grid_layer(bumper)
+        bumper.commit()
+        with sessions() as db:  # within the same second: the commit dropped what the process held
+            assert grid_layer_version(db) == before + 1
+    finally:
+        bumper.close()
