@@ -13,6 +13,7 @@ from gridgov.accounts.access import Principal
 from gridgov.accounts.models import AuthToken, User
 from gridgov.accounts.principal_cache import forget_principals
 from gridgov.accounts.roles import ROLES
+from gridgov.cases.routing import bump_routing
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow
 from gridgov.core.errors import AppError, FieldProblem, Locked, NotFound, ValidationFailed
@@ -194,6 +195,8 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
                 password_hash=password_hash or hash_password(password))
     db.add(user)
     db.flush()
+    if user.department_id is not None:
+        bump_routing(db)  # a department admin is whom the department's unassigned cases go to
     return user
 
 
@@ -204,6 +207,7 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     who.require("users.manage")
     user = get_user(db, who, user_id)
     forget_principals(db)  # its role, region, name or standing may change, its tokens may go
+    bump_routing(db)  # and so may whom cases are routed to
     new_role = role or user.role
     new_region = region_code or user.region_code
     new_dept = user.department_id if department_id is ... else department_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
 
 import shapely
@@ -20,7 +21,7 @@ from gridgov.catalog.models import HANDLING_LEVELS, CatalogItem
 from gridgov.departments.models import AreaAssignment, Department
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import Region
-from gridgov.regions.service import grid_layer_version, path_codes
+from gridgov.regions.service import GRID_LAYER, bump_meta, grid_layer_version, meta_version, path_codes
 
 BORDER_METRES = 20.0
 M_PER_DEG_LAT = 110_574.0
@@ -103,16 +104,57 @@ _COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
            AreaAssignment.region_code.in_(bindparam("codes", expanding=True))))
 
 
-def pick_handler(db: Session, dept: Department, grid_path: str) -> HandlerChoice:
-    """The handler for a department and the grid at `grid_path`, with the rule and explanation."""
+ROUTING_KEY = "routing"  # `meta` version: bumped by every change to assignments, handlers, department admins
+CANDIDATES_TTL = 300.0  # seconds; a cached answer is read again after this even with no bump
+_candidates: dict = {}  # (database URL, department id, grid path) → (versions, time read, _Candidates)
+_clock = time.monotonic
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    covering: tuple[tuple[int, str, str, str], ...]  # (handler id, name, area path, area name) covering the grid
+    admin: tuple[int, str] | None  # the department admin (id, name), asked only when nobody covers it
+
+
+def bump_routing(db: Session) -> None:
+    """Called by every change that can change whom a case is routed to: area assignments, a
+    handler's standing or name, a department's members and admins."""
+    bump_meta(db, ROUTING_KEY)
+
+
+def _candidates_for(db: Session, dept: Department, grid_path: str) -> _Candidates:
+    """Who may take a case of `dept` in the grid: kept per process until the routing version or
+    the grid layer's moves (or CANDIDATES_TTL), since every routed intake asks and the answer
+    changes only when an admin changes assignments or people."""
+    versions = (meta_version(db, ROUTING_KEY), meta_version(db, GRID_LAYER))
+    key = (db.get_bind().url, dept.id, grid_path)
+    now = _clock()
+    held = _candidates.get(key)
+    if held is not None and held[0] == versions and now - held[1] < CANDIDATES_TTL:
+        return held[2]
     # Only assignments to the grid or one of its ancestors can cover it: ask for those alone,
     # with the handlers' names, instead of every assignment of the department.
     rows = db.execute(_COVERING_ASSIGNMENTS, {"dept": dept.id, "codes": path_codes(grid_path)}).all()
-    covering = [r for r in rows if grid_path.startswith(r.path)]
-    if covering:
-        depth = max(len(r.path) for r in covering)
-        best = sorted({(r.handler_id, r.name) for r in covering if len(r.path) == depth})
-        names = {r.handler_id: r.display_name for r in covering}
+    covering = tuple((r.handler_id, r.display_name, r.path, r.name) for r in rows if grid_path.startswith(r.path))
+    admin = None
+    if not covering:
+        admin = db.execute(select(User.id, User.display_name).where(
+            User.department_id == dept.id, User.role == "dept_admin", User.is_active.is_(True))
+            .order_by(User.username)).first()
+    found = _Candidates(covering, (admin[0], admin[1]) if admin else None)
+    if len(_candidates) >= 100_000:
+        _candidates.clear()
+    _candidates[key] = (versions, now, found)
+    return found
+
+
+def pick_handler(db: Session, dept: Department, grid_path: str) -> HandlerChoice:
+    """The handler for a department and the grid at `grid_path`, with the rule and explanation."""
+    found = _candidates_for(db, dept, grid_path)
+    if found.covering:
+        depth = max(len(path) for _h, _n, path, _a in found.covering)
+        best = sorted({(hid, area) for hid, _n, path, area in found.covering if len(path) == depth})
+        names = {hid: name for hid, name, _p, _a in found.covering}
         if len(best) == 1:
             hid, area = best[0]
             return HandlerChoice(hid, "area_assignment", f"分派规则：{area} → {names[hid]}（覆盖该网格的最具体区划）",
@@ -122,12 +164,10 @@ def pick_handler(db: Session, dept: Department, grid_path: str) -> HandlerChoice
         loads = "，".join(f"{names[h]} {load.get(h, 0)} 件" for h, _ in best)
         why = f"分派规则：{area} 有 {len(best)} 名负责人，派给在办最少的 {names[hid]}（{loads}）"
         return HandlerChoice(hid, "least_loaded", why, names[hid])
-    admin = db.execute(select(User.id, User.display_name).where(
-        User.department_id == dept.id, User.role == "dept_admin", User.is_active.is_(True))
-        .order_by(User.username)).first()
-    if admin is not None:
-        why = f"{dept.name} 没有覆盖该网格的分派规则，派给部门管理员 {admin.display_name}"
-        return HandlerChoice(admin.id, "department_admin", why, admin.display_name)
+    if found.admin is not None:
+        admin_id, admin_name = found.admin
+        why = f"{dept.name} 没有覆盖该网格的分派规则，派给部门管理员 {admin_name}"
+        return HandlerChoice(admin_id, "department_admin", why, admin_name)
     return HandlerChoice(None, "no_handler", f"{dept.name} 没有覆盖该网格的分派规则，也没有部门管理员")
 
 

@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, select, text
+from sqlalchemy import String, bindparam, cast, func, insert, or_, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -209,22 +210,35 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
     return Intake(case, True, item, item.department if decision.department_id else None, decision.handler_name)
 
 
-_NEXT_CASE_ID = text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")
+CASE_NUMBER_DIGITS = 6
+
+
+@functools.cache
+def _numbered_case_insert():
+    """INSERT of a case that takes its id from the sequence and makes its number from it, prefix
+    + the id zero-padded to CASE_NUMBER_DIGITS, in the same statement (PostgreSQL). Built once."""
+    table = Case.__table__
+    n = select(func.nextval(func.pg_get_serial_sequence("cases", "id")).label("id")).subquery("n")
+    digits = cast(n.c.id, String)
+    padded = sql_case((n.c.id < 10 ** CASE_NUMBER_DIGITS, func.lpad(digits, CASE_NUMBER_DIGITS, "0")), else_=digits)
+    rest = [c for c in table.columns if c.key not in ("id", "number")]
+    row = select(n.c.id, bindparam("number_prefix", type_=String) + padded,
+                 *[bindparam(c.key, type_=c.type) for c in rest])
+    return (insert(table).from_select(["id", "number", *[c.key for c in rest]], row)
+            .returning(table.c.id, table.c.number))
 
 
 def _insert_numbered(db: Session, case: Case, prefix: str) -> None:
     """Writes a new case with its readable number, prefix + id, as one INSERT on PostgreSQL,
-    which hands out the id first. SQLite only knows the id after the INSERT, so it writes the
-    number with an UPDATE. Either way the case is written before this returns, so the version
-    the caller sees is the one the next action must name."""
+    which takes the id from the sequence within it. SQLite only knows the id after the INSERT, so
+    it writes the number with an UPDATE. Either way the case is written before this returns, so
+    the version the caller sees is the one the next action must name."""
     if db.get_bind().dialect.name == "postgresql":
-        case.id = db.execute(_NEXT_CASE_ID).scalar_one()
-        case.number = f"{prefix}{case.id:06d}"
-        write_new(db, case)
+        write_new(db, case, _numbered_case_insert(), number_prefix=prefix)
         return
     case.number = f"tmp-{uuid.uuid4().hex[:16]}"
     write_new(db, case)
-    case.number = f"{prefix}{case.id:06d}"
+    case.number = f"{prefix}{case.id:0{CASE_NUMBER_DIGITS}d}"
     db.flush()
 
 

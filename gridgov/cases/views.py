@@ -14,18 +14,25 @@ from gridgov.core.errors import Conflict
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-async def case_context(request: Request) -> service.CaseContext:
-    # async: it only reads app state, and a plain def would cost a trip through the thread pool.
+def context_of(request: Request) -> service.CaseContext:
     state = request.app.state
     return service.CaseContext(settings=state.settings, locator=state.locator, borders=state.borders)
+
+
+async def case_context(request: Request) -> service.CaseContext:
+    # async: it only reads app state, and a plain def would cost a trip through the thread pool.
+    return context_of(request)
 
 
 Ctx = Annotated[service.CaseContext, Depends(case_context)]
 
 
 @router.post("", response_model=CaseOut, status_code=201)
-def create_case(body: CaseIn, db: DB, who: Who, ctx: Ctx,
+def create_case(body: CaseIn, request: Request, db: DB, who: Who,
                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    # The context is not a dependency here: each one costs FastAPI time on every request, and
+    # this is the busiest endpoint.
+    ctx = context_of(request)
     source = body.source or ("grid_worker" if who.role == "grid_worker" else "hotline")
     data = service.NewCase(**body.model_dump(exclude={"source"}), source=source)
     scope = f"user:{who.user_id}"

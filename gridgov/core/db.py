@@ -166,14 +166,18 @@ def _insert_of(table: Table, returning: bool):
     return stmt.returning(*table.primary_key.columns) if returning else stmt
 
 
-def write_new(db: Session, obj) -> None:
+def write_new(db: Session, obj, statement=None, **params) -> None:
     """Writes a new mapped object with one Core INSERT in the session's transaction and adds it
     to the session as persistent, as if it had been loaded. The unit of work spends longer on
     one wide row (sorting, history, events) than the database spends on the INSERT; a hot path
     that has built the whole row can skip it. Unset columns first take their Python-side
     defaults, so the object is complete and nothing is read back; an unset primary key comes
     back from the INSERT. Not for objects whose relationships would need cascading, nor for
-    tables with server-side defaults."""
+    tables with server-side defaults.
+
+    `statement`, when given, is an INSERT of its own for this table (say, one that makes a column
+    from the new id), run with the row's values by column key plus `params`; the columns it
+    returns are set on the object."""
     mapper = inspect(obj).mapper
     table = mapper.local_table
     state = obj.__dict__
@@ -189,10 +193,11 @@ def write_new(db: Session, obj) -> None:
             value = None if default is None else default.arg(None) if default.is_callable else default.arg
             setattr(obj, prop.key, value)
         values[column.key] = state[prop.key]
-    result = db.connection().execute(_insert_of(table, missing_key), values)
-    if missing_key:
-        for column, value in zip(table.primary_key.columns, result.one(), strict=True):
-            setattr(obj, mapper.get_property_by_column(column).key, value)
+    result = db.connection().execute(statement if statement is not None else _insert_of(table, missing_key),
+                                     {**values, **params})
+    if result.returns_rows:
+        for key, value in result.one()._mapping.items():
+            setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
     make_transient_to_detached(obj)
     db.add(obj)
 

@@ -108,7 +108,10 @@ async def optional_principal(request: Request, db: DB) -> Principal | None:
     return principal
 
 
-async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def current_principal(request: Request, db: DB) -> Principal:
+    # Not a dependency on optional_principal: each level of dependencies costs FastAPI time on
+    # every request, and this one is on nearly all of them.
+    principal = await optional_principal(request, db)
     if principal is None:
         raise NotAuthenticated()
     return principal

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
+from gridgov.cases.routing import bump_routing
 from gridgov.core.security import hash_password
 from gridgov.demo import geography, names
 from gridgov.departments.models import AreaAssignment, Department
@@ -94,6 +95,8 @@ class DemoBuilder:
         self._staff()
         for dept, spec in zip(departments, DEPARTMENTS, strict=True):
             self._department_staff(dept, spec[3])
+        if {"user", "area_assignment"} & self.report.created.keys():
+            bump_routing(self.db)  # a server already running routes by the new assignments
         self.progress("工作日历")
         from gridgov.workcal.service import seed_from_chinesecalendar
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
+from gridgov.cases.routing import bump_routing
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import DEPARTMENT_LEVELS, AreaAssignment, Department
 from gridgov.regions.models import Region
@@ -121,6 +122,7 @@ def add_assignment(db: Session, who: Principal, dept_id: int, *, handler_id: int
     row = AreaAssignment(department_id=dept.id, handler_id=handler_id, region_code=region_code)
     db.add(row)
     db.flush()
+    bump_routing(db)
     return row
 
 
@@ -133,6 +135,7 @@ def remove_assignment(db: Session, who: Principal, dept_id: int, assignment_id: 
     who.require_covers(row.region.path)
     db.delete(row)
     db.flush()
+    bump_routing(db)
 
 
 def add_member(db: Session, who: Principal, dept_id: int, user_id: int) -> User:
@@ -150,6 +153,7 @@ def add_member(db: Session, who: Principal, dept_id: int, user_id: int) -> User:
         db.execute(delete(AreaAssignment).where(AreaAssignment.handler_id == user.id))
     user.department_id = dept.id
     db.flush()
+    bump_routing(db)
     return user
 
 
@@ -165,3 +169,4 @@ def remove_member(db: Session, who: Principal, dept_id: int, user_id: int) -> No
                                             AreaAssignment.department_id == dept.id))
     user.department_id = None
     db.flush()
+    bump_routing(db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import event, func, select, update
@@ -124,14 +125,26 @@ def grid_layer_version(db: Session) -> int:
     return meta_snapshot(db).get(GRID_LAYER, (0, ""))[0]
 
 
-def bump_grid_layer(db: Session) -> None:
+def meta_version(db: Session, key: str) -> tuple[int, str]:
+    """A version kept in `meta`: (counter, token); (0, "") before its first bump."""
+    return meta_snapshot(db).get(key, (0, ""))
+
+
+def bump_meta(db: Session, key: str) -> None:
+    """Moves a version in `meta` on: its counter up by one, and a fresh token as well, so that a
+    version seen in a transaction that was rolled back never comes back standing for other data."""
     forget_meta_snapshot(db)
-    forget_principals(db)  # an import may have moved a region, and with it a user's jurisdiction
-    updated = db.execute(update(MetaValue).where(MetaValue.key == GRID_LAYER)
-                         .values(counter=MetaValue.counter + 1))
+    token = uuid.uuid4().hex
+    updated = db.execute(update(MetaValue).where(MetaValue.key == key)
+                         .values(counter=MetaValue.counter + 1, value=token))
     if updated.rowcount == 0:
-        db.add(MetaValue(key=GRID_LAYER, value="grids", counter=1))
+        db.add(MetaValue(key=key, value=token, counter=1))
         db.flush()
+
+
+def bump_grid_layer(db: Session) -> None:
+    bump_meta(db, GRID_LAYER)
+    forget_principals(db)  # an import may have moved a region, and with it a user's jurisdiction
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from gridgov.core.db import utcnow
 from gridgov.core.errors import FieldProblem, ValidationFailed
-from gridgov.regions.models import MetaValue
 from gridgov.workcal.calendar import MAX_YEAR, MIN_YEAR, WorkCalendar
 from gridgov.workcal.models import CalendarDay, CalendarYear
 
@@ -80,23 +78,15 @@ def package_schedule(year: int) -> dict[date, tuple[str, str]]:
 # --- the version that tells cached calendars to rebuild ---
 
 def calendar_version(db: Session) -> tuple[int, str]:
-    from gridgov.regions.service import meta_snapshot  # read with the grid layer's, once per transaction
+    from gridgov.regions.service import meta_version  # read with the grid layer's, once per transaction
 
-    return meta_snapshot(db).get(CALENDAR_KEY, (0, ""))
+    return meta_version(db, CALENDAR_KEY)
 
 
 def bump_calendar(db: Session) -> None:
-    # A fresh token as well as the counter: a version seen in a transaction that was rolled back
-    # never comes back with different data.
-    from gridgov.regions.service import forget_meta_snapshot
+    from gridgov.regions.service import bump_meta
 
-    forget_meta_snapshot(db)
-    token = uuid.uuid4().hex
-    updated = db.execute(update(MetaValue).where(MetaValue.key == CALENDAR_KEY)
-                         .values(counter=MetaValue.counter + 1, value=token))
-    if updated.rowcount == 0:
-        db.add(MetaValue(key=CALENDAR_KEY, value=token, counter=1))
-        db.flush()
+    bump_meta(db, CALENDAR_KEY)
 
 
 # --- seeding ---

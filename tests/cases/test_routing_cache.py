@@ -1,0 +1,80 @@
+"""Whom a case is routed to is kept per process until the routing version moves: every change
+through the services moves it, so the next case follows at once; a write behind their back is
+seen once something bumps the version (or after CANDIDATES_TTL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, select
+
+from gridgov.accounts.models import User
+from gridgov.cases.routing import bump_routing
+from gridgov.departments.models import AreaAssignment
+from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+
+
+@pytest.fixture
+def setting(client, auth, sessions):
+    """(item, the handler it goes to now, another handler of the same department, create())."""
+    item = item_at(sessions, "district")
+    lon, lat = point_in(sessions, GRID)
+
+    def create() -> dict:
+        r = client.post("/api/v1/cases", json={"description": "路由缓存测试", "lon": lon, "lat": lat,
+                                               "item_code": item.code}, headers=auth(WORKER))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    now = create()["handler"]["id"]
+    with sessions() as db:
+        other = db.scalar(select(User.id).where(User.department_id == item.department_id,
+                                                User.role == "dept_handler", User.id != now,
+                                                User.is_active.is_(True)).order_by(User.id))
+    assert other is not None
+    return item, now, other, create
+
+
+def test_an_assignment_added_and_removed_through_the_api_routes_the_next_case(client, auth, setting):
+    item, before, other, create = setting
+    r = client.post(f"/api/v1/departments/{item.department_id}/assignments",
+                    json={"handler_id": other, "region_code": GRID}, headers=auth("admin"))
+    assert r.status_code == 201, r.text
+    try:
+        case = create()
+        assert case["handler"]["id"] == other
+        assert case["routing_rule"] == "area_assignment"
+    finally:
+        assert client.delete(f"/api/v1/departments/{item.department_id}/assignments/{r.json()['id']}",
+                             headers=auth("admin")).status_code == 204
+    assert create()["handler"]["id"] == before
+
+
+def test_a_write_behind_the_services_back_waits_for_the_routing_version(sessions, setting):
+    item, before, other, create = setting
+    with sessions() as db:
+        db.add(AreaAssignment(department_id=item.department_id, handler_id=other, region_code=GRID))
+        db.commit()
+    try:
+        assert create()["handler"]["id"] == before  # the process still answers from what it read
+        with sessions() as db:
+            bump_routing(db)
+            db.commit()
+        assert create()["handler"]["id"] == other
+    finally:
+        with sessions() as db:
+            db.execute(delete(AreaAssignment).where(AreaAssignment.department_id == item.department_id,
+                                                    AreaAssignment.handler_id == other,
+                                                    AreaAssignment.region_code == GRID))
+            bump_routing(db)
+            db.commit()
+
+
+def test_a_rolled_back_change_leaves_no_trace(sessions, setting):
+    item, before, other, create = setting
+    with sessions() as db:
+        db.add(AreaAssignment(department_id=item.department_id, handler_id=other, region_code=GRID))
+        bump_routing(db)
+        db.flush()
+        db.rollback()
+    assert create()["handler"]["id"] == before
+
