@@ -91,6 +91,15 @@ def databases(tmp_path_factory) -> Iterator[Databases]:
     dbs.drop_all()
 
 
+def hand_clock(monkeypatch, module, memory: str) -> list[float]:
+    """Gives a module that keeps things in memory by time (`module._clock`) a clock moved by hand,
+    `now[0] += seconds`, and empties its memory (`module.<memory>`), which the real clock filled."""
+    now = [1000.0]
+    monkeypatch.setattr(module, "_clock", lambda: now[0])
+    monkeypatch.setattr(module, memory, {})
+    return now
+
+
 def settings_for(url: str, var_dir) -> Settings:
     return Settings(database_url=url, var_dir=var_dir, secret_key="test-secret-key", data_key=TEST_DATA_KEY,
                     log_json=True, log_level="WARNING", worker_in_process=False)

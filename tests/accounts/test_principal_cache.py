@@ -16,15 +16,12 @@ from gridgov.core.db import utcnow
 from gridgov.core.security import token_digest
 from tests.accounts.test_auth import new_user
 from tests.accounts.test_users import bearer
+from tests.conftest import hand_clock
 
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The cache's clock, moved by hand."""
-    now = [1000.0]
-    monkeypatch.setattr(principal_cache, "_clock", lambda: now[0])
-    monkeypatch.setattr(principal_cache, "_entries", {})  # nothing remembered by the real clock
-    return now
+    return hand_clock(monkeypatch, principal_cache, "_entries")
 
 
 def raw_of(headers: dict[str, str]) -> str:

@@ -10,14 +10,12 @@ from sqlalchemy import event, update
 from gridgov.regions import service
 from gridgov.regions.models import MetaValue
 from gridgov.regions.service import GRID_LAYER, bump_grid_layer, grid_layer_version, meta_snapshot
+from tests.conftest import hand_clock
 
 
 @pytest.fixture
 def clock(monkeypatch):
-    now = [5000.0]
-    monkeypatch.setattr(service, "_clock", lambda: now[0])
-    monkeypatch.setattr(service, "_shared_meta", {})  # nothing read by the real clock
-    return now
+    return hand_clock(monkeypatch, service, "_shared_meta")
 
 
 @pytest.fixture
