@@ -121,8 +121,10 @@ def forget_meta_snapshot(db: Session) -> None:
     event.listen(db, "after_commit", lambda _session: _shared_meta.pop(url, None), once=True)
 
 
-def grid_layer_version(db: Session) -> int:
-    return meta_snapshot(db).get(GRID_LAYER, (0, ""))[0]
+def grid_layer_version(db: Session) -> tuple[int, str]:
+    """(counter, token): a layer built in a transaction whose import was rolled back never stands
+    for a later import that reached the same counter."""
+    return meta_version(db, GRID_LAYER)
 
 
 def meta_version(db: Session, key: str) -> tuple[int, str]:
@@ -155,7 +157,7 @@ class Located:
 
 @dataclass(frozen=True)
 class _Layer:
-    version: int
+    version: tuple[int, str]
     index: GridIndex
     paths: dict[str, str]  # grid code → its region path, as of `version`
 
