@@ -77,6 +77,7 @@ _META_BUMPED = "gridgov.meta_bumped"
 _META_ROWS = select(MetaValue.key, MetaValue.counter, MetaValue.value)  # built once: run on most requests
 META_CHECK_SECONDS = 1.0  # how long a process answers versions from its last read
 _shared_meta: dict = {}  # database URL → (monotonic time read, values), for the whole process
+_dropped: dict = {}  # database URL → how many times this process dropped its answer (see _drop_shared)
 _clock = time.monotonic
 
 
@@ -86,16 +87,18 @@ def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
     of them, kept for the transaction. The process also keeps the last answer for
     META_CHECK_SECONDS and hands it to the next transactions, which then ask nothing (the query
     was a twentieth of an intake); so a change committed by another process is seen within that
-    second, one committed by this process at once (its commit drops the shared answer).
+    second, one committed by this process at once (its commit drops the shared answer, and an
+    answer read before that drop is not shared after it).
 
     A session that bumped a version (`forget_meta_snapshot`) reads for itself and publishes
     nothing: its bump may still be rolled back, and a version number must never stand for data
     that was not committed."""
-    db.connection()  # begins the transaction the answer is kept for
-    transaction = db.get_transaction()
     held = db.info.get(_META_SNAPSHOT)
+    transaction = db.get_transaction()
     if held is not None and held[0] is transaction:
         return held[1]
+    db.connection()  # begins the transaction the answer is kept for
+    transaction = db.get_transaction()
     bumped = db.info.get(_META_BUMPED) is transaction
     url = db.get_bind().url
     now = _clock()
@@ -103,11 +106,17 @@ def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
     if not bumped and shared is not None and now - shared[0] < META_CHECK_SECONDS:
         values = shared[1]
     else:
+        dropped = _dropped.get(url, 0)
         values = {key: (counter or 0, value or "") for key, counter, value in db.execute(_META_ROWS)}
-        if not bumped:
+        if not bumped and _dropped.get(url, 0) == dropped:
             _shared_meta[url] = (now, values)
     db.info[_META_SNAPSHOT] = (transaction, values)
     return values
+
+
+def _drop_shared(url) -> None:
+    _dropped[url] = _dropped.get(url, 0) + 1
+    _shared_meta.pop(url, None)
 
 
 def forget_meta_snapshot(db: Session) -> None:
@@ -117,8 +126,8 @@ def forget_meta_snapshot(db: Session) -> None:
     db.connection()
     db.info[_META_BUMPED] = db.get_transaction()
     url = db.get_bind().url
-    _shared_meta.pop(url, None)
-    event.listen(db, "after_commit", lambda _session: _shared_meta.pop(url, None), once=True)
+    _drop_shared(url)
+    event.listen(db, "after_commit", lambda _session: _drop_shared(url), once=True)
 
 
 def grid_layer_version(db: Session) -> tuple[int, str]:

@@ -93,3 +93,30 @@ def test_a_bump_is_the_bumper_s_alone_until_it_commits(sessions, clock):
         assert after != rolled_back  # the same counter, but not the version a rolled-back bump showed
     finally:
         bumper.close()
+
+
+def test_an_answer_read_before_this_process_s_bump_committed_is_not_shared_after_it(app, sessions, clock):
+    """A reader whose query ran before a bump in this process committed holds the old versions;
+    it keeps them for its own transaction but must not hand them to the transactions after."""
+    with sessions() as db:
+        before = grid_layer_version(db)
+    clock[0] += 2  # what the process held has run out: the reader below asks
+
+    bumped = []
+
+    def bump_meanwhile(_conn, _cursor, statement, *_args):
+        if "FROM meta" in statement and not bumped:
+            bumped.append(True)
+            with sessions() as other:
+                bump_grid_layer(other)
+                other.commit()
+
+    event.listen(app.state.engine, "after_cursor_execute", bump_meanwhile)
+    try:
+        with sessions() as reader:
+            assert grid_layer_version(reader) == before  # its query ran before the bump committed
+    finally:
+        event.remove(app.state.engine, "after_cursor_execute", bump_meanwhile)
+    assert bumped
+    with sessions() as db:  # within the same second
+        assert grid_layer_version(db)[0] == before[0] + 1
