@@ -24,6 +24,7 @@ from gridgov.cases.lifecycle import STATES
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.core.db import insert_rows, one_of, utcnow
 from gridgov.notify.models import OutboxMessage
+from gridgov.notify.service import outbox_row
 
 TIMED = [s for s, (_, step) in STATES.items() if step is not None]
 BATCH = 5_000
@@ -98,12 +99,10 @@ def sweep_lights(db: Session, now: datetime | None = None, limit: int = BATCH) -
     messages = []
     for c in cases:
         word = "已超时" if c.light == "red" else "即将超时（已用 80% 时限）"
-        messages += [{"topic": f"case.light_{c.light}", "channel": "inbox", "user_id": uid,
-                      "title": f"事件 {c.number} {word}", "body": c.description[:200], "link": f"/cases/{c.id}",
-                      "payload": {"case_id": c.id, "number": c.number, "state": c.state}, "status": "pending",
-                      "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now}
+        messages += [outbox_row(uid, f"case.light_{c.light}", f"事件 {c.number} {word}", c.description[:200],
+                                f"/cases/{c.id}", {"case_id": c.id, "number": c.number, "state": c.state}, now)
                      for uid in holders.get(c.id, [])]
-    insert_rows(db, OutboxMessage.__table__, messages)  # the same outbox rows notify() writes
+    insert_rows(db, OutboxMessage.__table__, messages)
     return report
 
 

@@ -42,28 +42,40 @@ Poster = Callable[[str, dict, float], None]
 """`post(url, body, timeout)` sends one webhook call and raises on any failure."""
 
 
+def _check(topic: str, link: str) -> None:
+    if not topic or len(topic) > 40:
+        raise ValueError("topic must have 1–40 characters")
+    if link and (not link.startswith("/") or link.startswith("//") or len(link) > 200):
+        raise ValueError("link must be a path on this site of at most 200 characters")
+
+
+def outbox_row(user_id: int, topic: str, title: str, body: str = "", link: str = "", payload: dict | None = None,
+               now: datetime | None = None) -> dict:
+    """The columns of one pending "inbox" outbox message, checked: `topic` of 1–40 characters,
+    `link` a path on this site ("/cases/12") of at most 200, a title over 200 characters
+    shortened. Used by `notify` and by writers that insert many rows at once (the sweep)."""
+    _check(topic, link)
+    now = now or utcnow()
+    return {"topic": topic, "channel": INBOX, "user_id": int(user_id),
+            "title": title if len(title) <= 200 else title[:199] + "…", "body": body or "", "link": link or "",
+            "payload": dict(payload or {}), "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "last_error": "", "created_at": now}
+
+
 def notify(db: Session, user_ids: Iterable[int], topic: str, title: str, body: str = "", link: str = "",
            payload: dict | None = None) -> list[OutboxMessage]:
     """Queues a notification for each distinct user in the caller's transaction (nothing is
-    committed here): one "inbox" outbox message per user. `link` is a path on this site
-    ("/cases/12"); a title over 200 characters is shortened. Returns the added (flushed) messages.
+    committed here): one "inbox" outbox message per user (see `outbox_row`). Returns the added
+    (flushed) messages.
 
     The webhook copy is not the caller's concern: when the worker delivers an inbox message and
     `Settings.webhook_url` is set, it adds a "webhook" message for the same user in the same
     transaction, which is then posted and retried on its own.
     """
-    if not topic or len(topic) > 40:
-        raise ValueError("topic must have 1–40 characters")
-    if link and (not link.startswith("/") or link.startswith("//") or len(link) > 200):
-        raise ValueError("link must be a path on this site of at most 200 characters")
-    title = title if len(title) <= 200 else title[:199] + "…"
-    messages = []
-    for user_id in dict.fromkeys(u for u in user_ids if u is not None):
-        msg = OutboxMessage(topic=topic, channel=INBOX, user_id=int(user_id), title=title, body=body or "",
-                            link=link or "", payload=dict(payload or {}), status="pending", attempts=0,
-                            next_attempt_at=utcnow(), last_error="")
-        db.add(msg)
-        messages.append(msg)
+    _check(topic, link)  # bad arguments fail even with nobody to tell
+    messages = [OutboxMessage(**outbox_row(user_id, topic, title, body, link, payload))
+                for user_id in dict.fromkeys(u for u in user_ids if u is not None)]
+    db.add_all(messages)
     db.flush()
     return messages
 
