@@ -84,7 +84,7 @@ DUE_AT_T1 = range(0, 10)  # 0.1%
 DUE_AT_T2 = range(10, 110)  # 1%
 COLUMNS = [
     "number", "source", "item_id", "description", "address", "lon", "lat", "grid_code", "region_path", "urgency",
-    "reporter_user_id", "reporter_name", "reporter_phone", "state", "level", "triage_reason", "department_id",
+    "reporter_user_id", "reporter_name", "reporter_phone_masked", "state", "level", "triage_reason", "department_id",
     "handler_id", "routing_rule", "routing_reason", "dispatch_count", "redispatched_department", "step",
     "step_started_at", "deadline", "warn_at", "carried_amount", "time_unit", "limit_amount", "paused_at",
     "paused_state", "light", "supervision", "extension_requested", "merged_into_id", "satisfaction", "version",

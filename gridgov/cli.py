@@ -70,9 +70,9 @@ def migrate() -> None:
     """升级数据库到最新版本 / Upgrade the database schema."""
     from gridgov.core import migrate as m
 
-    _, engine = _engine()
+    settings, engine = _engine()
     before = m.current_revision(engine)
-    m.upgrade(engine)
+    m.upgrade(engine, data_key=settings.resolved_data_key)
     after = m.current_revision(engine)
     from gridgov.workcal.service import seed_from_chinesecalendar
 

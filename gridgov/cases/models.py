@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.core.db import Base, UTCDateTime, utcnow
@@ -28,7 +28,10 @@ class Case(Base):
     urgency: Mapped[str] = mapped_column(String(10), default="normal")  # normal | urgent
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     reporter_name: Mapped[str] = mapped_column(String(60), default="")
-    reporter_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The caller's number (DESIGN §11): AES-GCM at rest, shown masked; in full only through an
+    # audited reveal (`service.reveal_reporter_phone`).
+    reporter_phone_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_phone_masked: Mapped[str] = mapped_column(String(20), default="")
     state: Mapped[str] = mapped_column(String(20), index=True)
     level: Mapped[str] = mapped_column(String(10), default="district")  # community | street | district
     triage_reason: Mapped[str] = mapped_column(String(200), default="")

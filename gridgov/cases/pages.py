@@ -156,7 +156,7 @@ def case_page(request: Request, db: DB, who: Who, case_id: int):
     return render(request, "cases/detail.html", case=out, events=events, photos=photos, actions=actions,
                   nearby=nearby, nearby_json=nearby_json, departments=depts, states=STATES, lights=LIGHTS,
                   all_actions=ACTIONS,
-                  satisfaction=service.SATISFACTION, supervision=service.SUPERVISION,
+                  satisfaction=service.SATISFACTION, supervision=service.SUPERVISION, sources=service.SOURCES,
                   error=getattr(request.state, "flash", None))
 
 

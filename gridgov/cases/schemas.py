@@ -55,6 +55,9 @@ class CaseOut(BaseModel):
     source: str
     description: str
     address: str
+    reporter_name: str
+    # The full number only through POST /api/v1/cases/{id}/reveal, audited.
+    reporter_phone_masked: str = Field(description="来电号码（脱敏）")
     lon: float
     lat: float
     grid_code: str
@@ -94,7 +97,8 @@ def case_outs(db: Session, cases: list[Case], items: dict[int, CatalogItem] | No
         item, dept = items.get(c.item_id), depts.get(c.department_id)
         out.append(CaseOut(
             id=c.id, number=c.number, state=c.state, state_label=STATES[c.state][0], version=c.version,
-            source=c.source, description=c.description, address=c.address, lon=c.lon, lat=c.lat,
+            source=c.source, description=c.description, address=c.address, reporter_name=c.reporter_name,
+            reporter_phone_masked=c.reporter_phone_masked, lon=c.lon, lat=c.lat,
             grid_code=c.grid_code, level=c.level, urgency=c.urgency,
             item=Ref(id=item.id, code=item.code, name=item.name) if item else None,
             department=Ref(id=dept.id, code=dept.code, name=dept.name) if dept else None,
@@ -128,6 +132,10 @@ class EventOut(BaseModel):
         return [cls(id=e.id, action=e.action, from_state=e.from_state, to_state=e.to_state,
                     actor=Ref(id=e.actor_id, name=names[e.actor_id]) if e.actor_id in names else None,
                     comment=e.comment, data=e.data or {}, created_at=e.created_at) for e in events]
+
+
+class RevealedPhone(BaseModel):
+    reporter_phone: str
 
 
 class ActionOut(BaseModel):

@@ -24,18 +24,23 @@ from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
 from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
 from gridgov.catalog.service import ITEM_LOAD
+from gridgov.core import audit
 from gridgov.core.config import Settings
+from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.db import dialect_insert, utcnow, write_new
 from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import Department
+from gridgov.people.identity import IdentityError, mask_phone, parse_phone
 from gridgov.regions.coords import to_wgs84
 from gridgov.regions.service import GridLocator
 
-SOURCES = ("grid_worker", "hotline", "citizen", "open311", "video", "referral")
+SOURCES = {"grid_worker": "网格员上报", "hotline": "12345 热线", "citizen": "群众自报", "open311": "Open311 接口",
+           "video": "视频监控", "referral": "部门转办"}
 DEPT_ROLES = ("dept_handler", "dept_admin")
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SUPERVISION = {"normal": "普通督办", "yellow": "黄牌督办", "red": "红牌督办"}
 AUTO_ITEM_SCORE = 0.6
+REPORTER_PHONE_CONTEXT = "case.reporter_phone"  # AES-GCM associated data of the caller's number
 
 
 class ActionRefused(AppError):
@@ -59,6 +64,10 @@ class CaseContext:
 
             self._calendar = calendar_for(db, self.settings)
         return self._calendar
+
+    @property
+    def cipher(self) -> DataCipher:
+        return data_cipher(self.settings)
 
 
 # --- reading ---
@@ -176,7 +185,12 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
     if not data.description.strip():
         problems["description"] = FieldProblem("必填")
     if data.source not in SOURCES:
-        problems["source"] = FieldProblem("必须是以下之一：{expected}", expected="、".join(SOURCES))
+        problems["source"] = FieldProblem("必须是以下之一：{expected}", expected="、".join(SOURCES))  # the codes
+    phone = ""
+    try:
+        phone = parse_phone(data.reporter_phone)
+    except IdentityError as exc:
+        problems["reporter_phone"] = FieldProblem(exc.rule)
     if problems:
         raise ValidationFailed(problems)
     lon, lat = to_wgs84(data.lon, data.lat, data.crs)
@@ -192,7 +206,8 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 description=data.description.strip(), address=data.address.strip(), lon=lon, lat=lat,
                 grid_code=grid_code, region_path=grid_path, urgency=data.urgency,
                 reporter_user_id=who.user_id if who else None, reporter_name=data.reporter_name.strip(),
-                reporter_phone=data.reporter_phone.strip(), state="reported", level=decision.level,
+                reporter_phone_cipher=ctx.cipher.encrypt(phone, REPORTER_PHONE_CONTEXT) if phone else None,
+                reporter_phone_masked=mask_phone(phone), state="reported", level=decision.level,
                 triage_reason=decision.triage_reason, department_id=decision.department_id,
                 handler_id=decision.handler_id, routing_rule=decision.rule, routing_reason=decision.reason,
                 created_at=now)
@@ -265,6 +280,22 @@ def _claim_key(db: Session, scope: str | None, key: str, case_id: int) -> bool:
 def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
     case_id = db.scalar(_CASE_FOR_KEY, {"scope": scope, "key": key})
     return db.get(Case, case_id) if case_id else None
+
+
+def reveal_reporter_phone(db: Session, ctx: CaseContext, who: Principal, case_id: int, reason: str) -> str:
+    """The caller's number in full, for a role that calls back (dispatchers, the handling
+    department) on a case it may see, with a reason; written to the audit log in the same transaction."""
+    case = get_case(db, who, case_id)
+    if not who.can("cases.reveal"):
+        raise Forbidden("您的角色无权查看完整的来电号码")
+    reason = audit.reveal_reason(reason)
+    if case.reporter_phone_cipher is None:
+        raise NotFound("事件 {number} 没有登记来电号码", number=case.number)
+    phone = ctx.cipher.decrypt(case.reporter_phone_cipher, REPORTER_PHONE_CONTEXT)
+    audit.record(db, ctx.cipher, audit.actor_of(who), "reveal", object_type="case", object_id=case.id,
+                 subject=f"事件 {case.number} 的来电号码 {case.reporter_phone_masked}", reason=reason,
+                 data={"fields": ["reporter_phone"]})
+    return phone
 
 
 def _suggested_item(db: Session, description: str) -> CatalogItem | None:

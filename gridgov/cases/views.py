@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from gridgov.cases import service
 from gridgov.cases.lifecycle import ACTIONS, allowed_actions
-from gridgov.cases.schemas import ActionIn, ActionOut, CaseIn, CaseOut, CasePage, EventOut, case_outs
+from gridgov.cases.schemas import ActionIn, ActionOut, CaseIn, CaseOut, CasePage, EventOut, RevealedPhone, case_outs
+from gridgov.core.audit import RevealIn
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import Conflict
 
@@ -79,6 +80,14 @@ def case_actions(case_id: int, db: DB, who: Who):
     case = service.get_case(db, who, case_id)
     return [ActionOut(name=a.name, label=a.label, needs_comment=a.needs_comment)
             for a in allowed_actions(who, service.view_of(db, case))]
+
+
+@router.post("/{case_id}/reveal", response_model=RevealedPhone)
+def reveal_reporter_phone(case_id: int, body: RevealIn, db: DB, who: Who, ctx: Ctx):
+    """The hotline caller's number in full, with a reason; written to the audit log."""
+    phone = service.reveal_reporter_phone(db, ctx, who, case_id, body.reason)
+    db.commit()
+    return RevealedPhone(reporter_phone=phone)
 
 
 @router.post("/{case_id}/actions/{action}", response_model=CaseOut)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, Field
 from sqlalchemy import JSON, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -44,6 +45,33 @@ class AuditEntry(Base):
 class Actor:
     id: int | None
     name: str
+
+
+def actor_of(who) -> Actor:
+    """The actor a signed-in user (a `Principal`) is recorded as: name and account."""
+    return Actor(who.user_id or None, f"{who.display_name}（{who.username}）")
+
+
+REASON_MIN, REASON_MAX = 4, 300
+
+
+class RevealIn(BaseModel):
+    """The body of every reveal endpoint."""
+
+    reason: str = Field(max_length=REASON_MAX, description="查看原因，记入审计日志")
+
+
+def reveal_reason(reason: str | None) -> str:
+    """The reason given for seeing personal data in full, checked: it goes into the log, so it
+    must say something (at least REASON_MIN characters) and fit (at most REASON_MAX)."""
+    from gridgov.core.errors import FieldProblem, ValidationFailed
+
+    reason = (reason or "").strip()
+    if len(reason) < REASON_MIN:
+        raise ValidationFailed({"reason": FieldProblem("请写明查看原因（至少 {limit} 个字）", limit=REASON_MIN)})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": FieldProblem("长度不能超过 {limit}", limit=REASON_MAX)})
+    return reason
 
 
 def _canonical(seq: int, at: datetime, actor_id, actor_name, action, object_type, object_id, subject, reason,

@@ -14,19 +14,22 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, data_key: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    # For migrations that encrypt or decrypt personal data already in the database; without it
+    # they take the key the settings resolve to.
+    cfg.attributes["data_key"] = data_key
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", data_key: str | None = None) -> None:
+    command.upgrade(alembic_config(engine, data_key), revision)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    command.downgrade(alembic_config(engine), revision)
+def downgrade(engine: Engine, revision: str, data_key: str | None = None) -> None:
+    command.downgrade(alembic_config(engine, data_key), revision)
 
 
 def head_revision(engine: Engine) -> str | None:

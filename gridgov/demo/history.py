@@ -3,7 +3,9 @@ the app uses (create_case, act), with the clock set back so every event has a pa
 
 Most cases are closed on time; some are late, reworked, escalated, returned and re-dispatched,
 self-handled on the spot, or rated unsatisfied and reopened; the last fortnight's cases are
-still open in every state, so the console and lists have work in them.
+still open in every state, so the console and lists have work in them. About one in five comes
+from the 12345 hotline, registered by the district dispatcher with a generated caller's name and
+mobile number (stored encrypted, as every caller's number is).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from gridgov.catalog.models import CatalogItem
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow
 from gridgov.core.errors import AppError
+from gridgov.demo.names import NameMaker
+from gridgov.demo.population import MOBILE_PREFIXES
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import Region
 from gridgov.regions.service import GridLocator
@@ -35,12 +39,17 @@ from gridgov.regions.service import GridLocator
 PHRASES = ["{name}，请尽快处理", "发现{name}，影响居民出行", "{name}问题，群众反映强烈", "巡查发现{name}"]
 LOCAL = ZoneInfo("Asia/Shanghai")
 SUMMER = {"01": 1.4, "04": 1.3}  # 市容环境 and 突发事件 rise in summer (rain, heat)
+HOTLINE_SHARE = 0.2
+HOTLINE_DESK = "dispatcher"  # the district command centre's demo dispatcher takes the calls
 
 
 class History:
     def __init__(self, db: Session, settings: Settings, seed: int, progress: Callable[[str], None]) -> None:
         self.db = db
         self.rng = random.Random(seed)
+        # Callers come from a stream of their own, so the rest of the history stays as it was.
+        self.calls = random.Random(seed + 1)
+        self.callers = NameMaker(seed + 1)
         self.progress = progress
         self.ctx = service.CaseContext(settings=settings, locator=GridLocator(), borders=StreetBorders())
         active = select(CatalogItem).where(CatalogItem.active.is_(True)).order_by(CatalogItem.code)
@@ -100,13 +109,17 @@ class History:
         item = self.pick_item(created)
         grid = self.rng.choice(self.grids)
         lon, lat = self.point_in(grid.code)
-        reporter = self.by_name[f"wg{grid.code}"]
+        hotline = self.calls.random() < HOTLINE_SHARE
+        reporter = self.by_name[HOTLINE_DESK if hotline else f"wg{grid.code}"]
         text = self.rng.choice(PHRASES).format(name=item.name)
-        data = service.NewCase(description=text, lon=lon, lat=lat, item_code=item.code, source="grid_worker",
-                               urgency="urgent" if self.rng.random() < 0.05 else "normal")
+        caller = {"source": "hotline", "reporter_name": self.callers.next(),
+                  "reporter_phone": self.calls.choice(MOBILE_PREFIXES) + f"{self.calls.randrange(10 ** 8):08d}"
+                  } if hotline else {"source": "grid_worker"}
+        data = service.NewCase(description=text, lon=lon, lat=lat, item_code=item.code,
+                               urgency="urgent" if self.rng.random() < 0.05 else "normal", **caller)
         case, _ = service.create_case(self.db, self.ctx, self.who(reporter), data, now=created)
         t = created
-        if item.self_handle and self.rng.random() < 0.5:
+        if item.self_handle and self.rng.random() < 0.5 and not hotline:  # drawn all the same: see self.calls
             self.run(reporter, case, "self_handle", self.later(t, 0.3), comment="已现场处置")
             return
         roll = self.rng.random()

@@ -81,10 +81,6 @@ class PersonPage(BaseModel):
     items: list[PersonOut]
 
 
-class RevealIn(BaseModel):
-    reason: str = Field(max_length=300)
-
-
 class RevealOut(BaseModel):
     guardian_name: str
     guardian_phone: str

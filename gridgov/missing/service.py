@@ -201,14 +201,10 @@ def reveal_contacts(db: Session, cipher: DataCipher, who: Principal, person_id: 
     person = get_alert_person(db, who, person_id)
     if not who.can("people.reveal"):
         raise Forbidden("您的角色无权查看完整的电话号码")
-    reason = (reason or "").strip()
-    if len(reason) < 4:
-        raise ValidationFailed({"reason": FieldProblem("请写明查看原因（至少 4 个字）")})
-    if len(reason) > 300:
-        raise ValidationFailed({"reason": FieldProblem("长度不能超过 {limit}", limit=300)})
+    reason = audit.reveal_reason(reason)
     phone = cipher.decrypt(person.guardian_phone_cipher, GUARDIAN_PHONE) if person.guardian_phone_cipher else ""
     name = db.scalar(select(Resident.name).where(Resident.id == person.resident_id)) or ""
-    audit.record(db, cipher, audit.Actor(who.user_id, who.display_name), "reveal", object_type="missing_prone",
+    audit.record(db, cipher, audit.actor_of(who), "reveal", object_type="missing_prone",
                  object_id=person.id, subject=f"{name}的监护人 {person.guardian_name}", reason=reason,
                  data={"fields": ["guardian_phone", "contacts"]})
     return {"guardian_name": person.guardian_name, "guardian_phone": phone, "contacts": _contacts(cipher, person)}

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 
+from gridgov.core.audit import RevealIn
 from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who
 from gridgov.missing import service
@@ -17,7 +18,6 @@ from gridgov.missing.schemas import (
     PersonIn,
     PersonOut,
     PersonPage,
-    RevealIn,
     RevealOut,
     SightingIn,
 )

@@ -19,7 +19,7 @@ from gridgov.core.errors import FieldProblem, Forbidden, ValidationFailed
 from gridgov.core.excel import table_workbook
 from gridgov.people.identity import GENDERS, ID_TYPES, KINDS
 from gridgov.people.search import ResidentQuery, matching_residents
-from gridgov.people.service import ID_CONTEXT, PHONE_CONTEXT, PeopleContext, actor_of, tags_of
+from gridgov.people.service import ID_CONTEXT, PHONE_CONTEXT, PeopleContext, tags_of
 from gridgov.people.sheets import RESIDENT_COLUMNS
 
 HEADERS = [c.header for c in RESIDENT_COLUMNS] + ["标签", "数据来源"]
@@ -60,7 +60,7 @@ def export_residents(db: Session, ctx: PeopleContext, who: Principal, query: Res
             yield row
 
     data = table_workbook("居民", HEADERS, counted())
-    audit.record(db, ctx.cipher, actor_of(who), "export", object_type="resident",
+    audit.record(db, ctx.cipher, audit.actor_of(who), "export", object_type="resident",
                  subject=f"居民名册（{count[0]} 人）", reason=reason,
                  data={"filters": {k: v for k, v in asdict(query).items() if v}, "rows": count[0],
                        "unmasked": unmasked, "format": "xlsx"})

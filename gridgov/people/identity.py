@@ -92,10 +92,12 @@ def parse_phone(value: str) -> str:
     """Mobile numbers (11 digits, 1[3-9]…) or landlines with area code; '' when blank."""
     phone = "".join(str(value or "").split()).translate(PHONE_PUNCTUATION)
     if phone.startswith("+86"):
-        phone = phone[3:]
+        phone = phone[3:].lstrip("-")
     if not phone:
         return ""
-    if MOBILE.match(phone) or LANDLINE.match(phone):
+    if MOBILE.match(bare := phone.replace("-", "")):  # 138-0013-8000 as people write it
+        return bare
+    if LANDLINE.match(phone):
         return phone
     raise IdentityError("手机号应为 1[3-9] 开头的 11 位数字，固定电话应带区号")
 

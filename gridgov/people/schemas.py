@@ -105,10 +105,6 @@ class RegisterOut(BaseModel):
     conflicts: list[str]
 
 
-class RevealIn(BaseModel):
-    reason: str = Field(max_length=300)
-
-
 class Revealed(BaseModel):
     id: int
     name: str

@@ -51,10 +51,6 @@ def people_context(settings: Settings) -> PeopleContext:
     return PeopleContext(cipher=data_cipher(settings), settings=settings)
 
 
-def actor_of(who: Principal) -> audit.Actor:
-    return audit.Actor(who.user_id or None, f"{who.display_name}（{who.username}）")
-
-
 @dataclass
 class ResidentInput:
     """A record as a form, the API or an import row gives it: text, not yet checked."""
@@ -370,11 +366,7 @@ def reveal(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, re
     person = get_resident(db, who, resident_id)
     if not who.can("people.reveal"):
         raise Forbidden("您的角色无权查看完整的证件号码和电话")
-    reason = (reason or "").strip()
-    if len(reason) < 4:
-        raise ValidationFailed({"reason": FieldProblem("请写明查看原因（至少 4 个字）")})
-    if len(reason) > 300:
-        raise ValidationFailed({"reason": FieldProblem("长度不能超过 {limit}", limit=300)})
+    reason = audit.reveal_reason(reason)
     tag_phones: dict[str, dict[str, str]] = {}
     for tag in db.scalars(select(ResidentTag).where(ResidentTag.resident_id == person.id,
                                                     ResidentTag.status == "active")):
@@ -387,7 +379,7 @@ def reveal(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, re
         phone=ctx.cipher.decrypt(person.phone_cipher, PHONE_CONTEXT) if person.phone_cipher else "",
         tag_phones=tag_phones)
     fields_shown = ["id_number", "phone"] + [f"{code}.{key}" for code, keys in tag_phones.items() for key in keys]
-    audit.record(db, ctx.cipher, actor_of(who), "reveal", object_type="resident", object_id=person.id,
+    audit.record(db, ctx.cipher, audit.actor_of(who), "reveal", object_type="resident", object_id=person.id,
                  subject=f"{person.name}（{person.id_masked}）", reason=reason, data={"fields": fields_shown})
     return shown
 

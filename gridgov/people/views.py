@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from gridgov.accounts.models import User
+from gridgov.core.audit import RevealIn
 from gridgov.core.deps import DB, Who
 from gridgov.people import houses, search, service, tagging
 from gridgov.people.models import Building, House, ResidentConflict, ResidentTag, TagKind
@@ -28,7 +29,6 @@ from gridgov.people.schemas import (
     ResidentPage,
     ResidentUpdate,
     Revealed,
-    RevealIn,
     TagChange,
     TagDecision,
     TagEventOut,

@@ -100,9 +100,10 @@ def test_token_contract_and_me(client, sessions, request):
     assert (m["id"], m["username"], m["role"], m["role_label"]) == (user_id, username, "community_admin", "社区管理员")
     assert m["region"]["code"] == "430203001001"
     assert m["region"]["level"] == "community"
-    assert m["permissions"] == ["calendar.read", "cases.create", "cases.dispatch", "cases.read", "catalog.read",
-                                "grids.locate", "missing.read", "missing.report", "people.export", "people.manage",
-                                "people.read", "people.reveal", "regions.read", "users.read", "visits.log"]
+    assert m["permissions"] == ["calendar.read", "cases.create", "cases.dispatch", "cases.read", "cases.reveal",
+                                "catalog.read", "grids.locate", "missing.read", "missing.report", "people.export",
+                                "people.manage", "people.read", "people.reveal", "regions.read", "users.read",
+                                "visits.log"]
     assert m["last_login_at"] is not None
 
     # Only a digest of the token is kept.

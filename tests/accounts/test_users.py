@@ -163,9 +163,9 @@ def test_patch_moves_a_user_and_the_jurisdictions_follow(client, auth, request):
     assert client.get(f"/api/v1/users/{uid}", headers=auth("jd430203001")).status_code == 404
     assert client.get(f"/api/v1/users/{uid}", headers=auth("jd430203002")).status_code == 200
     assert client.get("/api/v1/me", headers=bearer(client, username)).json()["permissions"] == [
-        "calendar.read", "cases.create", "cases.dispatch", "cases.read", "catalog.read", "grids.locate",
-        "missing.read", "missing.report", "people.export", "people.manage", "people.read", "people.reveal",
-        "regions.read", "users.read", "visits.log"]
+        "calendar.read", "cases.create", "cases.dispatch", "cases.read", "cases.reveal", "catalog.read",
+        "grids.locate", "missing.read", "missing.report", "people.export", "people.manage", "people.read",
+        "people.reveal", "regions.read", "users.read", "visits.log"]
 
 
 def test_invalid_patch_changes_nothing(client, auth, sessions, request):

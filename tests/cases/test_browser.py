@@ -110,3 +110,41 @@ def test_report_handle_verify_close_in_the_browser(browser, live_server, session
     assert kinds == ["after", "before"]
     for ctx in (worker_ctx, dispatcher_ctx, handler_ctx):
         ctx.close()
+
+
+def test_hotline_entry_and_calling_back_in_the_browser(browser, live_server, sessions):
+    """The district dispatcher registers a 12345 call with the caller's number, sees it masked on the
+    case page, and reveals it with a reason to call back."""
+    from gridgov.core.audit import AuditEntry
+
+    with sessions() as db:
+        grid = shapely.from_geojson(db.get(Region, GRID).geometry)
+    inside = shapely.Polygon(grid.exterior).buffer(-0.0003).representative_point()
+    context, page = log_in(browser, live_server, "dispatcher")
+    page.goto(f"{live_server}/cases/new")
+    assert page.locator("h1").inner_text() == "登记事件（12345 热线）"
+    page.fill("textarea[name=description]", "来电反映：小区门口井盖缺失，夜间危险")
+    page.fill("input[name=reporter_name]", "孙来电")
+    page.fill("input[name=reporter_phone]", "139 1234 5678")
+    page.wait_for_function("window.gridgovPickMap !== undefined")
+    page.wait_for_timeout(500)
+    x, y = page.evaluate("([lat, lon]) => { const p = window.gridgovPickMap.map.latLngToContainerPoint([lat, lon]);"
+                         " return [p.x, p.y]; }", [inside.y, inside.x])
+    box = page.locator("#pick-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.click("form[data-testid=report-form] button[type=submit]")
+    page.wait_for_url(f"{live_server}/cases/*")
+    case_id = int(page.url.rstrip("/").split("/")[-1])
+    assert page.locator("[data-testid=caller]").inner_text() == "孙来电 · 139****5678"
+    assert "13912345678" not in page.content()
+    page.click("#caller-phone summary")
+    page.fill("#caller-phone input[name=reason]", "回访来电群众")
+    page.click("#caller-phone button")
+    assert page.locator("[data-testid=revealed-phone]").inner_text() == "来电号码 13912345678"
+    context.close()
+    with sessions() as db:
+        case = db.get(Case, case_id)
+        assert (case.source, case.reporter_name, case.reporter_phone_masked) == ("hotline", "孙来电", "139****5678")
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "case",
+                                                    AuditEntry.object_id == str(case_id))).one()
+        assert entry.reason == "回访来电群众"

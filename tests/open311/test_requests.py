@@ -58,7 +58,8 @@ def test_post_creates_a_case_through_our_intake(file, db_sessions):
     case = case_by_number(db_sessions, body["service_request_id"])
     assert case.source == "open311" and case.state == "reported"
     assert (case.lat, case.lon) == (lat, lon)  # lat is latitude, long is longitude (WGS-84)
-    assert case.reporter_name == "王小明" and case.reporter_phone == "13812345678"
+    assert case.reporter_name == "王小明" and case.reporter_phone_masked == "138****5678"
+    assert b"13812345678" not in case.reporter_phone_cipher  # encrypted at rest
     assert case.reporter_user_id is None and case.address == "建设南路 12 号门前"
     assert case.grid_code == "43020300200301" and case.deadline is not None
     with db_sessions() as db:
@@ -144,6 +145,7 @@ def test_other_fields_are_checked(file):
     assert "description" in assert_spec_error(file(description="长" * 4001), 400)
     assert "media_url" in assert_spec_error(file(media_url="javascript:alert(1)"), 400)
     assert "email" in assert_spec_error(file(email="not-an-address"), 400)
+    assert "phone" in assert_spec_error(file(phone="12345"), 400)
     assert "Idempotency-Key" in assert_spec_error(file(headers={"Idempotency-Key": "k" * 201}), 400)
 
 
