@@ -38,6 +38,11 @@ def last_audit(sessions) -> AuditEntry | None:
         return db.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
 
 
+def audit_length(sessions) -> int:
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(AuditEntry))
+
+
 def test_a_bad_number_is_refused_by_name_and_nothing_is_written(client, auth, sessions):
     with sessions() as db:
         before = db.scalar(select(func.count()).select_from(Case))
@@ -88,11 +93,11 @@ def test_those_who_call_back_see_it_with_a_reason_audited(client, auth, sessions
 @pytest.mark.parametrize("who, status", [(WORKER, 403), ("leader", 403), ("admin", 403), (OTHER_STREET, 404)])
 def test_others_do_not_and_nothing_is_logged(client, auth, sessions, who, status):
     case = hotline_case(client, auth, sessions).json()
-    before = last_audit(sessions).seq
+    before = audit_length(sessions)
     r = client.post(f"/api/v1/cases/{case['id']}/reveal", json={"reason": "想看看号码"}, headers=auth(who))
     assert r.status_code == status, r.text
     assert PHONE not in r.text
-    assert last_audit(sessions).seq == before
+    assert audit_length(sessions) == before
 
 
 def test_a_reveal_needs_a_reason_and_a_number(client, auth, sessions):
