@@ -9,6 +9,7 @@ from gridgov.cases import service
 from gridgov.cases.lifecycle import ACTIONS, allowed_actions
 from gridgov.cases.schemas import ActionIn, ActionOut, CaseIn, CaseOut, CasePage, EventOut, RevealedPhone, case_outs
 from gridgov.core.audit import RevealIn
+from gridgov.core.db import session_scope
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import Conflict
 
@@ -29,28 +30,30 @@ Ctx = Annotated[service.CaseContext, Depends(case_context)]
 
 
 @router.post("", response_model=CaseOut, status_code=201)
-def create_case(body: CaseIn, request: Request, db: DB, who: Who,
+def create_case(body: CaseIn, request: Request, who: Who,
                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
-    # The context is not a dependency here: each one costs FastAPI time on every request, and
-    # this is the busiest endpoint.
+    # The busiest endpoint takes neither the DB nor the context dependency: FastAPI sets each up
+    # and tears it down on every request, at a cost beside the work itself. It opens its session
+    # here, in the thread pool, and closes it there.
     ctx = context_of(request)
     source = body.source or ("grid_worker" if who.role == "grid_worker" else "hotline")
     data = service.NewCase(**body.model_dump(exclude={"source"}), source=source)
     scope = f"user:{who.user_id}"
-    try:
-        # A resend is found by its key's conflict, not by a query before every create.
-        done = service.intake(db, ctx, who, data, scope, idempotency_key, look_first=False)
-        db.commit()
-    except Conflict as exc:
-        if exc.code != "idempotency_race":
-            raise
-        db.rollback()
-        done = service.Intake(service.idempotent_case(db, scope, idempotency_key), False)
-    case = done.case
-    # A new case is answered from what routing already read: no query after the commit.
-    out = case_outs(db, [case], items={done.item.id: done.item} if done.item else None,
-                    departments={done.department.id: done.department} if done.department else None,
-                    names={case.handler_id: done.handler_name} if done.handler_name else None)[0]
+    with session_scope(request.app.state.sessions) as db:
+        try:
+            # A resend is found by its key's conflict, not by a query before every create.
+            done = service.intake(db, ctx, who, data, scope, idempotency_key, look_first=False)
+            db.commit()
+        except Conflict as exc:
+            if exc.code != "idempotency_race":
+                raise
+            db.rollback()
+            done = service.Intake(service.idempotent_case(db, scope, idempotency_key), False)
+        case = done.case
+        # A new case is answered from what routing already read: no query after the commit.
+        out = case_outs(db, [case], items={done.item.id: done.item} if done.item else None,
+                        departments={done.department.id: done.department} if done.department else None,
+                        names={case.handler_id: done.handler_name} if done.handler_name else None)[0]
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if done.created else 200)
 
 

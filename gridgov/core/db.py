@@ -6,6 +6,7 @@ command) owns the transaction and commits once its work is whole.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -206,11 +207,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@contextlib.contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that is rolled back unless its owner committed; used by requests."""
+    """A session that is rolled back unless its owner committed: for a view that opens its own
+    rather than take the `DB` dependency (see `gridgov.core.deps.get_db`)."""
     db = factory()
     try:
         yield db
     finally:
-        db.rollback()
-        db.close()
+        db.close()  # ends an open transaction with a rollback

@@ -69,10 +69,14 @@ async def check_csrf(request: Request, anchor: str | None) -> None:
         raise CsrfFailed()
 
 
-async def token_principal(request: Request, db: Session, raw: str, kind: str) -> Principal | None:
+async def token_principal(request: Request, raw: str, kind: str) -> Principal | None:
     """Who a token belongs to: from the process's memory when it holds a recent answer (no query,
     no trip through the thread pool), else from the database, remembered for
-    `Settings.auth_cache_seconds` (see `gridgov.accounts.principal_cache`)."""
+    `Settings.auth_cache_seconds` (see `gridgov.accounts.principal_cache`).
+
+    The lookup has a short session of its own rather than the request's: then knowing who asks
+    needs no database dependency, which FastAPI would set up and tear down on every request,
+    while nearly all of them are answered from memory."""
     state = request.app.state
     seconds = state.settings.auth_cache_seconds
     digest = token_digest(raw)
@@ -80,7 +84,7 @@ async def token_principal(request: Request, db: Session, raw: str, kind: str) ->
         return known
     generation = principal_cache.current_generation()
     # A blocking query must not run on the event loop: it would stall every other request.
-    held = await run_in_threadpool(token_holder, db, digest, kind)
+    held = await run_in_threadpool(_token_holder, state.sessions, digest, kind)
     if held is None:
         return None
     principal, expires_at = held
@@ -90,17 +94,22 @@ async def token_principal(request: Request, db: Session, raw: str, kind: str) ->
     return principal
 
 
-async def optional_principal(request: Request, db: DB) -> Principal | None:
+def _token_holder(sessions, digest: str, kind: str):
+    with sessions() as db:
+        return token_holder(db, digest, kind)
+
+
+async def optional_principal(request: Request) -> Principal | None:
     if hasattr(request.state, "principal"):
         return request.state.principal
     principal = None
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        principal = await token_principal(request, db, auth[7:].strip(), "bearer")
+        principal = await token_principal(request, auth[7:].strip(), "bearer")
         if principal is None:
             raise NotAuthenticated()
     elif raw := request.cookies.get(SESSION_COOKIE):
-        principal = await token_principal(request, db, raw, "session")
+        principal = await token_principal(request, raw, "session")
         # Cookies ride along on cross-site requests; bearer tokens do not.
         if principal is not None and request.method in UNSAFE:
             await check_csrf(request, raw)
@@ -108,10 +117,10 @@ async def optional_principal(request: Request, db: DB) -> Principal | None:
     return principal
 
 
-async def current_principal(request: Request, db: DB) -> Principal:
+async def current_principal(request: Request) -> Principal:
     # Not a dependency on optional_principal: each level of dependencies costs FastAPI time on
     # every request, and this one is on nearly all of them.
-    principal = await optional_principal(request, db)
+    principal = await optional_principal(request)
     if principal is None:
         raise NotAuthenticated()
     return principal
