@@ -195,8 +195,9 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
                 password_hash=password_hash or hash_password(password))
     db.add(user)
     db.flush()
-    if user.department_id is not None:
-        bump_routing(db)  # a department admin is whom the department's unassigned cases go to
+    # A department admin is whom the department's unassigned cases go to; a dispatcher, whom a
+    # desk's cases are announced to.
+    bump_routing(db)
     return user
 
 

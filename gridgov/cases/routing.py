@@ -104,7 +104,8 @@ _COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
            AreaAssignment.region_code.in_(bindparam("codes", expanding=True))))
 
 
-ROUTING_KEY = "routing"  # `meta` version: bumped by every change to assignments, handlers, department admins
+# `meta` version: bumped by every change to assignments and users (handlers, department admins, dispatchers)
+ROUTING_KEY = "routing"
 CANDIDATES_TTL = 300.0  # seconds; a cached answer is read again after this even with no bump
 _candidates: dict = {}  # (database URL, department id, grid path) → (versions, time read, _Candidates)
 _clock = time.monotonic
@@ -117,8 +118,9 @@ class _Candidates:
 
 
 def bump_routing(db: Session) -> None:
-    """Called by every change that can change whom a case is routed to: area assignments, a
-    handler's standing or name, a department's members and admins."""
+    """Called by every change that can change whom a case is routed to or announced to: area
+    assignments, a user added or changed (a handler's standing or name, a department's members
+    and admins, the dispatchers at a desk)."""
     bump_meta(db, ROUTING_KEY)
 
 

@@ -181,6 +181,42 @@ def write_new(db: Session, obj, statement=None, **params) -> None:
     returns are set on the object."""
     mapper = inspect(obj).mapper
     table = mapper.local_table
+    values, missing_key = _completed_row(mapper, obj)
+    result = db.connection().execute(statement if statement is not None else _insert_of(table, missing_key),
+                                     {**values, **params})
+    if result.returns_rows:
+        for key, value in result.one()._mapping.items():
+            setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
+    make_transient_to_detached(obj)
+    db.add(obj)
+
+
+def write_new_all(db: Session, objs: list) -> None:
+    """`write_new` for several new objects of one class: one INSERT statement for all of them
+    with their keys back in order (on PostgreSQL; SQLAlchemy gives SQLite, which cannot promise
+    that order from one statement, one INSERT per row)."""
+    if not objs:
+        return
+    mapper = inspect(objs[0]).mapper
+    table = mapper.local_table
+    rows = [_completed_row(mapper, obj) for obj in objs]
+    missing_key = any(missing for _, missing in rows)
+    stmt = insert(table)
+    if missing_key:
+        stmt = stmt.returning(*table.primary_key.columns, sort_by_parameter_order=True)
+    result = db.connection().execute(stmt, [values for values, _ in rows])
+    if missing_key:
+        for obj, row in zip(objs, result.all(), strict=True):
+            for key, value in row._mapping.items():
+                setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
+    for obj in objs:
+        make_transient_to_detached(obj)
+    db.add_all(objs)
+
+
+def _completed_row(mapper, obj) -> tuple[dict, bool]:
+    """The object's column values by column key, unset ones first set to their Python-side
+    defaults; and whether its primary key is still to come from the database."""
     state = obj.__dict__
     values = {}
     missing_key = False
@@ -194,13 +230,7 @@ def write_new(db: Session, obj, statement=None, **params) -> None:
             value = None if default is None else default.arg(None) if default.is_callable else default.arg
             setattr(obj, prop.key, value)
         values[column.key] = state[prop.key]
-    result = db.connection().execute(statement if statement is not None else _insert_of(table, missing_key),
-                                     {**values, **params})
-    if result.returns_rows:
-        for key, value in result.one()._mapping.items():
-            setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
-    make_transient_to_detached(obj)
-    db.add(obj)
+    return values, missing_key
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import utcnow, write_new_all
 from gridgov.core.errors import NotFound
 from gridgov.notify.models import InboxItem, OutboxMessage
 
@@ -65,8 +65,8 @@ def outbox_row(user_id: int, topic: str, title: str, body: str = "", link: str =
 def notify(db: Session, user_ids: Iterable[int], topic: str, title: str, body: str = "", link: str = "",
            payload: dict | None = None) -> list[OutboxMessage]:
     """Queues a notification for each distinct user in the caller's transaction (nothing is
-    committed here): one "inbox" outbox message per user (see `outbox_row`). Returns the added
-    (flushed) messages.
+    committed here): one "inbox" outbox message per user (see `outbox_row`), written at once (one
+    INSERT for all). Returns the written messages.
 
     The webhook copy is not the caller's concern: when the worker delivers an inbox message and
     `Settings.webhook_url` is set, it adds a "webhook" message for the same user in the same
@@ -75,8 +75,7 @@ def notify(db: Session, user_ids: Iterable[int], topic: str, title: str, body: s
     _check(topic, link)  # bad arguments fail even with nobody to tell
     messages = [OutboxMessage(**outbox_row(user_id, topic, title, body, link, payload))
                 for user_id in dict.fromkeys(u for u in user_ids if u is not None)]
-    db.add_all(messages)
-    db.flush()
+    write_new_all(db, messages)
     return messages
 
 

@@ -78,3 +78,34 @@ def test_a_rolled_back_change_leaves_no_trace(sessions, setting):
         db.rollback()
     assert create()["handler"]["id"] == before
 
+
+
+def test_a_dispatcher_added_or_deactivated_hears_of_the_next_triage_case_or_not(client, auth, sessions, backend):
+    """Who sits at a desk is kept per process too (`holders.dispatchers`): a dispatcher added or
+    deactivated through the API is told of the next triage case, or no longer."""
+    from gridgov.notify.models import OutboxMessage
+
+    lon, lat = point_in(sessions, GRID)
+
+    def triage_case() -> int:
+        r = client.post("/api/v1/cases", json={"description": "zzqx 无法识别的描述 qqq", "lon": lon, "lat": lat},
+                        headers=auth(WORKER))
+        assert r.status_code == 201 and r.json()["routing_rule"] == "triage_no_item", r.text
+        return r.json()["id"]
+
+    def told(case_id: int) -> set[int]:
+        with sessions() as db:
+            return set(db.scalars(select(OutboxMessage.user_id).where(OutboxMessage.topic == "case.triage",
+                                                                      OutboxMessage.link == f"/cases/{case_id}")))
+
+    desk = told(triage_case())  # read, and now kept
+    assert desk
+    r = client.post("/api/v1/users", headers=auth("admin"), json={
+        "username": f"desk_{backend}", "display_name": "新调度员", "password": "a-long-password",
+        "role": "district_dispatcher", "region_code": "430203"})
+    assert r.status_code == 201, r.text
+    newcomer = r.json()["id"]
+    assert told(triage_case()) == desk | {newcomer}
+    r = client.patch(f"/api/v1/users/{newcomer}", json={"is_active": False}, headers=auth("admin"))
+    assert r.status_code == 200, r.text
+    assert told(triage_case()) == desk
