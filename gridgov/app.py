@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,6 +21,7 @@ from gridgov.core.ops import Metrics, install_request_middleware
 from gridgov.regions.service import GridLocator
 
 STATIC = Path(__file__).parent / "web" / "static"
+log = logging.getLogger("gridgov.app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
-    app = FastAPI(title="GridGov 网格化社会治理平台", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="GridGov 网格化社会治理平台", version="0.1.0", docs_url=None, redoc_url=None,
+                  lifespan=_warm_up_at_start)
     app.state.settings = settings
     app.state.engine = make_engine(settings.resolved_database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
@@ -60,3 +66,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+@asynccontextmanager
+async def _warm_up_at_start(app: FastAPI):
+    if app.state.settings.warm_up:
+        thread = threading.Thread(target=warm_up, args=(app,), name="gridgov-warm-up", daemon=True)
+        app.state.warm_up = thread
+        thread.start()  # in the background: the server answers (and /readyz tells) meanwhile
+    yield
+
+
+def warm_up(app: FastAPI) -> None:
+    """What the first report would otherwise build while the grid worker waits: the word
+    segmenter and the catalog's suggestion indexes, the grid layer's index, the street borders.
+    A database that is not ready (not migrated yet) leaves them to the first report."""
+    from gridgov.catalog.suggest import warm_up as warm_suggestions
+
+    app.state.warmed_in = None
+    started = time.monotonic()
+    try:
+        with app.state.sessions() as db:
+            warm_suggestions(db)
+            app.state.locator.index(db)
+            app.state.borders.distance_m(db, 0.0, 0.0)
+    except Exception as exc:  # noqa: BLE001 - start-up goes on; the first report builds what is missing
+        log.warning("warm-up stopped: %s: %s", type(exc).__name__, exc)
+        return
+    app.state.warmed_in = time.monotonic() - started
+    log.info("warm-up done in %.1f s", app.state.warmed_in)

@@ -102,7 +102,7 @@ def hand_clock(monkeypatch, module, memory: str) -> list[float]:
 
 def settings_for(url: str, var_dir) -> Settings:
     return Settings(database_url=url, var_dir=var_dir, secret_key="test-secret-key", data_key=TEST_DATA_KEY,
-                    log_json=True, log_level="WARNING", worker_in_process=False)
+                    log_json=True, log_level="WARNING", worker_in_process=False, warm_up=False)
 
 
 def migrated(url: str) -> None:

@@ -368,6 +368,12 @@ class _Ranking:
         return round(self.raw[i] / (self.raw[i] + SCALE), 4)
 
 
+def warm_up(db: Session) -> None:
+    """Loads jieba's dictionary and builds this database's indexes now rather than on the first
+    description, which otherwise waited 1–2 s for them."""
+    _indexes(db)
+
+
 def suggest_items(db: Session, description: str, limit: int = 3, lang: str = "zh") -> list[Suggestion]:
     """The `limit` best catalog items for a description, best first (ties by item code), each
     with a score in 0..1 and the reasons, in Chinese (or English with lang="en")."""

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")
     worker_in_process: bool = Field(default=True,
                                     description="Run background jobs inside `gridgov serve` (the embedded default).")
+    warm_up: bool = Field(default=True, description="Load the word segmenter and the grid and catalog indexes when "
+                          "the server starts (in the background), not when the first report comes in.")
     keepalive_requests: int = Field(
         default=100, ge=0, description="About how many requests a keep-alive connection serves before the server "
         "closes it (0: never). With `serve --workers`, a connection stays with the worker that accepted it; "

@@ -142,7 +142,8 @@ def test_other_commands_refuse_an_unmigrated_database(fresh, tmp_path, command):
 
 def test_readyz_on_an_unmigrated_database_is_503(fresh, tmp_path):
     url, engine = fresh
-    application = create_app(Settings(database_url=url, var_dir=tmp_path / "var", secret_key="x"))
+    application = create_app(Settings(database_url=url, var_dir=tmp_path / "var", secret_key="x",
+                                         warm_up=False))
     try:
         with TestClient(application) as c:
             r = c.get("/readyz")
