@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     demo_cases: int = Field(default=3000, ge=0, description="How many past cases `gridgov demo` generates.")
     demo_residents: int = Field(default=30000, ge=0, description="About how many residents `gridgov demo` generates "
                                 "(with their houses, tags, visits and services); 0 for none.")
+    import_files_days: int = Field(default=7, ge=1, le=365, description="Days an import's error workbook is kept "
+                                   "(it holds the bad rows as uploaded, personal data in the clear).")
     missing_radius_m: int = Field(default=2000, ge=100, le=50000,
                                   description="Default search radius (m) of a missing-person report.")
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")

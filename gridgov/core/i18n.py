@@ -559,6 +559,12 @@ EN.update({
     "批准延期": "Approve extension", "承办部门": "Department",
     "承办部门（留空按派单建议）": "Department (blank: the routing suggestion)", "挂账": "Deferred",
     "按描述自动判断": "Decide from the description", "描述": "Description", "提交": "Submit",
+    "错误文件含原样上传的个人信息，保留 {days} 天后删除":
+        "The error file holds personal data as uploaded; it is deleted after {days} days",
+    "错误文件已超过保留期限（{days} 天），已删除；请重新导入以再次得到错误行":
+        "The error file was deleted after {days} days; import again to get the bad rows again",
+    "错误文件已超过保留期限，已删除；请重新导入以再次得到错误行":
+        "The error file was deleted after its retention period; import again to get the bad rows again",
     "查看完整来电号码": "Show the caller's full number",
     "您的角色无权查看完整的来电号码": "Your role may not see callers' full numbers",
     "事件 {number} 没有登记来电号码": "Case {number} has no caller's number on record",

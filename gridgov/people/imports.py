@@ -750,11 +750,48 @@ def my_runs(db: Session, who: Principal, limit: int = 20) -> list[ImportRun]:
 def error_file(ctx: PeopleContext, run: ImportRun) -> Path:
     """The run's error workbook; only files inside var/imports are served."""
     if not run.error_file:
+        if run.bad_rows and run.status in ("done", "failed"):
+            raise NotFound("错误文件已超过保留期限，已删除；请重新导入以再次得到错误行")
         raise NotFound("该导入没有错误文件")
     path = Path(run.error_file).resolve()
     if path.parent != imports_dir(ctx).resolve() or not path.is_file():
         raise NotFound("该导入没有错误文件")
     return path
+
+
+@dataclass
+class Purged:
+    error_files: int = 0  # finished runs' error workbooks past the retention
+    stray_files: int = 0  # files no run points to: uploads a stopped process left, workbooks of deleted runs
+
+
+def purge_import_files(db: Session, ctx: PeopleContext, now: datetime | None = None) -> Purged:
+    """Deletes what imports leave under var/imports once it is no longer needed. An error
+    workbook holds the bad rows as they were uploaded, ID and phone numbers in the clear, so it
+    is kept `Settings.import_files_days` after its run finished, for the uploader to correct
+    them, and no longer. Any other file there older than that is no run's (an upload is deleted
+    when its run ends, and a run whose process stopped is marked failed within minutes). The
+    caller commits; the files are gone at once, and a run that lost its workbook says so."""
+    now = now or _now()
+    cutoff = now - timedelta(days=ctx.settings.import_files_days)
+    folder = imports_dir(ctx).resolve()
+    done = Purged()
+    expired = db.scalars(select(ImportRun).where(ImportRun.error_file != "", ImportRun.finished_at < cutoff,
+                                                 ImportRun.status.in_(("done", "failed"))))
+    for run in expired:
+        path = Path(run.error_file).resolve()
+        if path.parent == folder:  # never anything outside the folder, whatever the row says
+            path.unlink(missing_ok=True)
+        run.error_file = ""
+        done.error_files += 1
+    db.flush()
+    kept = {Path(p).resolve() for p in db.scalars(select(ImportRun.error_file).where(ImportRun.error_file != ""))}
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # another worker may purge at the same time
+            if path.is_file() and path not in kept and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink()
+                done.stray_files += 1
+    return done
 
 
 def progress_of(run: ImportRun) -> int:

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
 from gridgov.core.jobs import Job, register
+from gridgov.people.imports import purge_import_files
 from gridgov.people.rules import run_rules
+from gridgov.people.service import people_context
 
 log = logging.getLogger("gridgov.people")
 LOCK = 4302_0001  # PostgreSQL advisory lock: one run at a time across workers
@@ -26,4 +28,16 @@ def auto_tags(sessions: sessionmaker[Session], settings: Settings) -> dict[str, 
     return made
 
 
+def purge_imports(sessions: sessionmaker[Session], settings: Settings):
+    """Error workbooks past their retention, and stray files, out of var/imports."""
+    with sessions() as db:
+        purged = purge_import_files(db, people_context(settings))
+        db.commit()
+    if purged.error_files or purged.stray_files:
+        log.info("import files purged", extra={"fields": {"error_files": purged.error_files,
+                                                          "stray_files": purged.stray_files}})
+    return purged
+
+
 register(Job("people.auto_tags", 24 * 3600, auto_tags))
+register(Job("people.purge_imports", 3600, purge_imports))
