@@ -138,8 +138,7 @@ def person_photo(request: Request, db: DB, who: Who, person_id: int):
 async def reveal_page(request: Request, db: DB, who: Who, person_id: int):
     form = await request.form()
     try:
-        shown = service.reveal_contacts(db, data_cipher(request.app.state.settings), who, person_id,
-                                        str(form.get("reason") or ""))
+        shown = service.reveal_contacts(db, request.app.state.settings, who, person_id, str(form.get("reason") or ""))
     except AppError as exc:
         db.rollback()
         return _person_page(request, db, who, person_id, exc.status, _errors(request, exc))
@@ -177,7 +176,8 @@ def _alert_page(request, db, who, alert_id: int, status_code: int = 200, errors=
                                       for e in out.events if e.lon is not None]})
     return render(request, "missing/alert.html", status_code=status_code, a=out, p=person, map_data=map_data,
                   errors=errors or {}, can_report=who.can("missing.report"),
-                  can_register=who.can("people.read"))
+                  can_register=who.can("people.read"),
+                  can_reveal=service.may_reveal_contacts(db, settings, who, alert.person_id))
 
 
 @router.get("/missing/alerts/{alert_id}")

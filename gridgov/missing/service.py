@@ -21,7 +21,7 @@ from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.core import audit
 from gridgov.core.config import Settings
-from gridgov.core.crypto import DataCipher
+from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.db import utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import Department
@@ -196,12 +196,27 @@ def _contacts(cipher: DataCipher, person: MissingProne) -> list[dict]:
     return json.loads(cipher.decrypt(person.contacts_cipher, CONTACTS)) if person.contacts_cipher else []
 
 
-def reveal_contacts(db: Session, cipher: DataCipher, who: Principal, person_id: int, reason: str) -> dict:
-    """The guardian's and contacts' phones in full, for a role that may reveal, with a reason; audited."""
+def may_reveal_contacts(db: Session, settings: Settings, who: Principal, person_id: int) -> bool:
+    """Who may see the guardian's and contacts' phones in full: the register's reveal roles, and,
+    while the person is missing, the police the alert went to (the 1-3-5-minute response calls
+    the guardian first)."""
+    if who.can("people.reveal"):
+        return True
+    if who.department_id is None:
+        return False
+    police = db.scalar(select(Department.id).where(Department.code == settings.missing_police_department))
+    return who.department_id == police and db.scalar(select(MissingAlert.id).where(
+        MissingAlert.person_id == person_id, MissingAlert.status == "open").limit(1)) is not None
+
+
+def reveal_contacts(db: Session, settings: Settings, who: Principal, person_id: int, reason: str) -> dict:
+    """The guardian's and contacts' phones in full, for whom `may_reveal_contacts` allows, with a
+    reason; audited."""
     person = get_alert_person(db, who, person_id)
-    if not who.can("people.reveal"):
+    if not may_reveal_contacts(db, settings, who, person_id):
         raise Forbidden("您的角色无权查看完整的电话号码")
     reason = audit.reveal_reason(reason)
+    cipher = data_cipher(settings)
     phone = cipher.decrypt(person.guardian_phone_cipher, GUARDIAN_PHONE) if person.guardian_phone_cipher else ""
     name = db.scalar(select(Resident.name).where(Resident.id == person.resident_id)) or ""
     audit.record(db, cipher, audit.actor_of(who), "reveal", object_type="missing_prone",

@@ -64,7 +64,7 @@ async def set_photo(request: Request, person_id: int, db: DB, who: Who, file: An
 
 @router.post("/missing/{person_id}/reveal", response_model=RevealOut)
 def reveal(request: Request, person_id: int, body: RevealIn, db: DB, who: Who):
-    shown = service.reveal_contacts(db, _cipher(request), who, person_id, body.reason)
+    shown = service.reveal_contacts(db, request.app.state.settings, who, person_id, body.reason)
     db.commit()
     return shown
 

@@ -138,3 +138,31 @@ def test_the_pages_show_the_registry_and_the_alert_map(client, auth, resident, s
     assert "摄像头登记后" in alert.text and 'data-testid="sighting-form"' in alert.text
     login(client, "bmgaj01")
     assert client.get(r.headers["location"], headers=PAGE_HEADERS).status_code == 200
+
+
+def test_the_police_reveal_the_guardians_phones_while_the_person_is_missing(client, auth, resident, sessions):
+    """The 1-3-5-minute response calls the guardian first: the police the alert went to may see
+    the phones in full, with a reason, audited, while the alert is open; other departments may not."""
+    p = _register(client, auth, resident)
+    reveal = f"/api/v1/missing/{p['id']}/reveal"
+    assert client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01")).status_code == 404  # no alert
+    lon, lat = point_in(sessions, GRID)
+    alert = client.post(f"/api/v1/missing/{p['id']}/alerts", json={"lon": lon, "lat": lat, "place": "菜市场"},
+                        headers=auth(WORKER)).json()
+    page = client.get(f"/missing/alerts/{alert['id']}", headers=auth("bmgaj01")).text
+    assert "查看监护人完整电话" in page and "13907330001" not in page
+    assert "查看监护人完整电话" not in client.get(f"/missing/alerts/{alert['id']}", headers=auth("bmcgj01")).text
+    other = client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmcgj01"))
+    assert other.status_code == 403 and "13907330001" not in other.text
+    shown = client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01"))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["guardian_phone"] == "13907330001" and shown.json()["contacts"][0]["phone"] == "13907330002"
+    with sessions() as db:
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "missing_prone",
+                                                    AuditEntry.object_id == str(p["id"]))
+                           .order_by(AuditEntry.seq.desc())).first()
+        assert entry.reason == "出警联系监护人" and "（bmgaj01）" in entry.actor_name
+    found = client.post(f"/api/v1/missing-alerts/{alert['id']}/found", json={"version": alert["version"]},
+                        headers=auth("bmgaj01"))
+    assert found.status_code == 200, found.text
+    assert client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01")).status_code == 403
