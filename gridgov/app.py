@@ -57,10 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_request_middleware(app)
-    routers = (ops, accounts_api, regions_api, departments_api, cases_api, case_pages, catalog, notify, open311_api,
+    # The case API first: a request is matched against the routers in order, and intake is the
+    # busiest path. Pages last: their catch-alls must not shadow the API.
+    routers = (cases_api, ops, accounts_api, regions_api, departments_api, case_pages, catalog, notify, open311_api,
                calendar_api, people_excel_api, people_import_pages,
                people_api, people_pages, visits_api, visit_pages, missing_api,
-               missing_pages, pages)  # pages last: their catch-alls must not shadow the API
+               missing_pages, pages)
     for router in routers:
         app.include_router(router)
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process
