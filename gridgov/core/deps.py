@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 import anyio
@@ -94,7 +95,7 @@ async def token_principal(request: Request, raw: str, kind: str) -> Principal | 
     return principal
 
 
-def _token_holder(sessions, digest: str, kind: str):
+def _token_holder(sessions, digest: str, kind: str) -> tuple[Principal, datetime] | None:
     with sessions() as db:
         return token_holder(db, digest, kind)
 

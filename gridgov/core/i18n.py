@@ -565,7 +565,8 @@ EN.update({
         "The error file was deleted after {days} days; import again to get the bad rows again",
     "错误文件已超过保留期限，已删除；请重新导入以再次得到错误行":
         "The error file was deleted after its retention period; import again to get the bad rows again",
-    "查看完整来电号码": "Show the caller's full number", "查看监护人完整电话": "Show the guardian's full phone numbers",
+    "报告人": "Reported by", "查看完整来电号码": "Show the caller's full number",
+    "查看监护人完整电话": "Show the guardian's full phone numbers",
     "您的角色无权查看完整的来电号码": "Your role may not see callers' full numbers",
     "事件 {number} 没有登记来电号码": "Case {number} has no caller's number on record",
     "网格员上报": "Grid worker", "12345 热线": "12345 hotline", "群众自报": "Resident", "Open311 接口": "Open311 API",

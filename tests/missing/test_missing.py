@@ -145,7 +145,8 @@ def test_the_police_reveal_the_guardians_phones_while_the_person_is_missing(clie
     the phones in full, with a reason, audited, while the alert is open; other departments may not."""
     p = _register(client, auth, resident)
     reveal = f"/api/v1/missing/{p['id']}/reveal"
-    assert client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01")).status_code == 404  # no alert
+    no_alert = client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01"))
+    assert no_alert.status_code == 404  # the police do not see the register
     lon, lat = point_in(sessions, GRID)
     alert = client.post(f"/api/v1/missing/{p['id']}/alerts", json={"lon": lon, "lat": lat, "place": "菜市场"},
                         headers=auth(WORKER)).json()
