@@ -33,6 +33,7 @@ the next time anyone looks at it (`mark_stale`).
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import multiprocessing
 import os
@@ -199,6 +200,15 @@ class ErrorBook:
     def save(self, path: Path) -> None:
         if self.wb is not None:
             self.wb.save(path)
+            self.wb = None
+
+    def discard(self) -> None:
+        """Lets go of a book that will not be saved (its run failed). openpyxl keeps a write-only
+        sheet's rows in a temporary file, the bad rows with their ID numbers, until the book is
+        saved or the process ends: saving it to nowhere is what removes those files."""
+        if self.wb is not None:
+            self.wb.save(io.BytesIO())
+            self.wb = None
 
 
 def _shown(value):
@@ -266,7 +276,7 @@ def process_run(sessions: sessionmaker[Session], ctx: PeopleContext, who: Princi
                 progress: Progress | None = None, delete_file: bool = False) -> ImportRun:
     """Runs a queued run to its end. Any failure marks it failed with the reason; nothing raises."""
     state = _State(run_id)
-    spill = errors_path = None
+    spill = errors_path = book = None
     try:
         with sessions() as db:
             run = db.get(ImportRun, run_id)
@@ -300,6 +310,8 @@ def process_run(sessions: sessionmaker[Session], ctx: PeopleContext, who: Princi
         except Exception:
             log.exception("could not mark import run %s failed", run_id)
     finally:
+        if book is not None:
+            book.discard()  # saved already, unless the run failed on the way
         if spill is not None:
             spill.close()
             Path(spill.name).unlink(missing_ok=True)

@@ -62,3 +62,16 @@ def test_error_workbooks_and_stray_files_go_after_the_retention(client, auth, se
 def test_the_purge_runs_hourly_with_the_other_jobs():
     by_name = {j.name: j for j in registered_jobs()}
     assert by_name["people.purge_imports"].interval_seconds == 3600
+
+
+def test_a_failed_run_leaves_no_temporary_copy_of_its_bad_rows(client, auth, monkeypatch, tmp_path):
+    """openpyxl keeps a write-only sheet's rows in a temporary file until the book is saved: a run
+    that failed must not leave its bad rows there for as long as the server runs."""
+    import tempfile
+
+    from tests.people.excel_helpers import xlsx
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where openpyxl makes them
+    run = upload(client, auth(WORKER), xlsx({"居民": (["姓名", "电话"], [{"姓名": "甲", "电话": "13800138000"}])}))
+    assert run["status"] == "failed" and "缺少必填列" in run["message"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("openpyxl.")) == []
