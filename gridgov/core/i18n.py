@@ -16,7 +16,6 @@ EN: dict[str, str] = {
     # people and houses (gridgov/people), audit
     "实有人口": "Residents",
     "实有房屋": "Houses", "共 {n} 栋": "{n} buildings", "楼栋名称包含": "Building name contains",
-    "没有登记的楼栋。可以用 Excel 模板导入房屋。": "No buildings registered. Import houses with the Excel template.",
     "这栋楼还没有登记房屋。": "No rooms registered in this building.", "在住人数": "Living there", "层数": "Floors",
     "房号": "Room",
     "导入 Excel": "Import Excel",
@@ -565,6 +564,11 @@ EN.update({
         "The error file was deleted after {days} days; import again to get the bad rows again",
     "错误文件已超过保留期限，已删除；请重新导入以再次得到错误行":
         "The error file was deleted after its retention period; import again to get the bad rows again",
+    "新增楼栋": "Add a building", "楼栋名称": "Building name", "如：建设小区3栋": "e.g. Jianshe Estate, Block 3",
+    "楼栋地址": "Building address", "总层数": "Storeys", "新增房屋": "Add a home", "单元": "Unit", "楼层": "Floor",
+    "建筑面积（㎡）": "Floor area (m²)", "房屋用途": "Use",
+    "没有登记的楼栋。可以新增楼栋，或用 Excel 模板导入房屋。":
+        "No buildings registered. Add one, or import homes with the Excel template.",
     "报告人": "Reported by", "查看完整来电号码": "Show the caller's full number",
     "查看监护人完整电话": "Show the guardian's full phone numbers",
     "您的角色无权查看完整的来电号码": "Your role may not see callers' full numbers",

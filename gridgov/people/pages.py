@@ -162,4 +162,5 @@ def building_page(request: Request, db: DB, who: Who, building_id: int):
         select(House, func.count(Residence.id).filter(Residence.end_date.is_(None)))
         .outerjoin(Residence, Residence.house_id == House.id).where(House.building_id == building_id)
         .group_by(House.id).order_by(House.unit, House.room)).all()
-    return render(request, "people/building.html", building=building, rows=rows)
+    return render(request, "people/building.html", building=building, rows=rows, uses=houses.USES,
+                  ownerships=houses.OWNERSHIPS)

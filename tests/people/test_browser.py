@@ -81,3 +81,45 @@ def test_community_admin_reveals_with_a_reason(browser, live_server, client, aut
     with sessions() as db:
         entry = db.scalars(select(AuditEntry).where(AuditEntry.object_id == str(resident_id))).one()
         assert entry.action == "reveal" and entry.reason == "办理高龄补贴核对身份"
+
+
+def test_a_grid_worker_adds_a_building_and_a_home(browser, live_server, sessions):
+    from gridgov.people.models import Building, House
+
+    name = f"浏览器测试小区{fake_id()[-5:]}栋"
+    context, page = log_in(browser, live_server, WORKER)
+    page.goto(f"{live_server}/houses")
+    page.click("[data-testid=new-building] summary")
+    form = page.locator("[data-testid=new-building] form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=address]").fill("建设中路 8 号")
+    form.locator("input[name=floors]").fill("6")
+    form.locator("button").click()
+    page.wait_for_url(f"{live_server}/buildings/*")
+    assert page.locator("h1").inner_text().startswith(name)
+    form = page.locator("[data-testid=new-house] form")  # open: the building has no homes yet
+    form.locator("input[name=room]").fill("")
+    form.locator("button").click()  # the browser asks for the room number first
+    assert page.locator("[data-testid=rooms]").count() == 0
+    form.locator("input[name=unit]").fill("1")
+    form.locator("input[name=room]").fill("302")
+    form.locator("input[name=floor]").fill("3")
+    form.locator("input[name=area_m2]").fill("86.5")
+    form.locator("select[name=use]").select_option("住宅")
+    form.locator("input[name=rented]").check()
+    form.locator("button").click()
+    page.wait_for_selector("[data-testid=rooms]")
+    assert "302" in page.locator("[data-testid=rooms]").inner_text()
+    form = page.locator("[data-testid=new-house] form")
+    page.click("[data-testid=new-house] summary")
+    form.locator("input[name=unit]").fill("1")
+    form.locator("input[name=room]").fill("302")
+    form.locator("button").click()
+    page.wait_for_selector("[data-testid=new-house] .field-error, [data-testid=new-house] .alert")
+    context.close()
+    with sessions() as db:
+        building = db.scalar(select(Building).where(Building.name == name))
+        assert (building.grid_code, building.address, building.floors) == (GRID, "建设中路 8 号", 6)
+        homes = db.scalars(select(House).where(House.building_id == building.id)).all()
+        assert [(h.unit, h.room, h.floor, h.area_m2, h.use, h.rented) for h in homes] == [
+            ("1", "302", 3, 86.5, "住宅", True)]

@@ -85,7 +85,12 @@ def test_houses_and_building_pages(client, auth):
     login(client, WORKER)
     page = client.get("/houses", params={"q": "楼栋列表"}, headers=PAGE_HEADERS)
     assert page.status_code == 200 and f"/buildings/{b['id']}" in page.text and "董家塅路8号" in page.text
+    assert 'data-testid="new-building"' in page.text  # a grid worker registers buildings and homes
     rooms = client.get(f"/buildings/{b['id']}", headers=PAGE_HEADERS)
-    assert rooms.status_code == 200 and ">501<" in rooms.text
+    assert rooms.status_code == 200 and ">501<" in rooms.text and 'data-testid="new-house"' in rooms.text
+    login(client, "leader")  # reads the register, does not keep it
+    page = client.get("/houses", params={"q": "楼栋列表"}, headers=PAGE_HEADERS)
+    assert page.status_code == 200 and 'data-testid="new-building"' not in page.text
+    assert 'data-testid="new-house"' not in client.get(f"/buildings/{b['id']}", headers=PAGE_HEADERS).text
     login(client, "jd" + "430203002")
     assert client.get(f"/buildings/{b['id']}", headers=PAGE_HEADERS).status_code == 403

@@ -1,5 +1,7 @@
 // Forms marked data-api send their fields as JSON to the API (with the page's CSRF token),
 // then reload or show each field's error beside it. "details.x" fields nest under "details".
+// data-omit-empty leaves out fields left blank (the API's defaults apply); data-go="/x/{id}"
+// goes to the new record instead of reloading.
 (function () {
   function csrf() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
@@ -10,6 +12,7 @@
       if (key === "csrf_token") return;
       if (key.startsWith("details.")) { (out.details = out.details || {})[key.slice(8)] = value; return; }
       if (form.querySelector('[name="' + key + '"]').type === "checkbox") { out[key] = true; return; }
+      if (value === "" && form.hasAttribute("data-omit-empty")) return;
       out[key] = value;
     });
     form.querySelectorAll("[data-json-bool]").forEach(function (el) { out[el.name] = el.value === "true"; });
@@ -27,6 +30,7 @@
     const data = await res.json().catch(function () { return {}; });
     if (res.ok) {
       if (form.dataset.show) { document.getElementById(form.dataset.show).dispatchEvent(new CustomEvent("shown", {detail: data})); return; }
+      if (form.dataset.go) { window.location.assign(form.dataset.go.replace("{id}", data.id)); return; }
       window.location.reload(); return;
     }
     const error = data.error || {message: res.statusText, fields: {}};
