@@ -206,9 +206,12 @@ class ErrorBook:
         """Lets go of a book that will not be saved (its run failed). openpyxl keeps a write-only
         sheet's rows in a temporary file, the bad rows with their ID numbers, until the book is
         saved or the process ends: saving it to nowhere is what removes those files."""
-        if self.wb is not None:
-            self.wb.save(io.BytesIO())
-            self.wb = None
+        wb, self.wb = self.wb, None
+        if wb is not None:
+            try:
+                wb.save(io.BytesIO())
+            except Exception:  # the run has ended already; its files then go when the process ends
+                log.exception("could not discard an import's error book")
 
 
 def _shown(value):
