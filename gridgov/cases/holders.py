@@ -7,7 +7,6 @@ carrying those columns (the sweep passes the rows its UPDATE returns instead of 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -16,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
 from gridgov.cases.lifecycle import LEVEL_ROLE, region_at_level
-from gridgov.cases.routing import ROUTING_KEY
+from gridgov.cases.routing import StaffMemo
 from gridgov.regions.models import Region
-from gridgov.regions.service import GRID_LAYER, meta_version
 
 
 class Held(Protocol):
@@ -52,34 +50,28 @@ _GRID_WORKERS = (select(User.id, User.region_code)
                         User.region_code.in_(bindparam("grids", expanding=True))).order_by(User.id))
 
 
-DESKS_TTL = 300.0  # seconds; a kept answer is read again after this even with no bump
-_desks: dict = {}  # (database URL, role, region path) → (versions, time read, user ids)
-_clock = time.monotonic
+_desks = StaffMemo()  # (database URL, role, region path) → user ids
 
 
 def dispatchers(db: Session, cases: Sequence[Held]) -> dict[int, list[int]]:
-    """The dispatchers at each case's desk. Who sits at a desk is kept per process until the
-    routing version (bumped by every change to users) or the grid layer's moves, or DESKS_TTL:
+    """The dispatchers at each case's desk. Who sits at a desk is kept per process (`StaffMemo`):
     every triage intake and sweep batch asks, and the answer changes only with the staff."""
     wanted = {_desk(c) for c in cases}
-    versions = (meta_version(db, ROUTING_KEY), meta_version(db, GRID_LAYER)) if wanted else None
-    url, now = db.get_bind().url, _clock()
+    versions = _desks.versions(db) if wanted else ()
+    url = db.get_bind().url
     found: dict[tuple[str, str], tuple[int, ...]] = {}
     for desk in wanted:
-        held = _desks.get((url, *desk))
-        if held is not None and held[0] == versions and now - held[1] < DESKS_TTL:
-            found[desk] = held[2]
+        if (held := _desks.get((url, *desk), versions)) is not None:
+            found[desk] = held
     if missing := wanted - found.keys():
         read: dict[tuple[str, str], list[int]] = {desk: [] for desk in missing}
         params = {"roles": sorted({r for r, _ in missing}), "paths": sorted({p for _, p in missing})}
         for uid, role, path in db.execute(_DISPATCHERS, params):
             if (role, path) in read:
                 read[(role, path)].append(uid)
-        if len(_desks) >= 10_000:
-            _desks.clear()
         for desk, ids in read.items():
             found[desk] = tuple(ids)
-            _desks[(url, *desk)] = (versions, now, found[desk])
+            _desks.put((url, *desk), versions, found[desk])
     return {c.id: list(found[_desk(c)]) for c in cases}
 
 

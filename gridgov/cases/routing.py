@@ -106,9 +106,41 @@ _COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
 
 # `meta` version: bumped by every change to assignments and users (handlers, department admins, dispatchers)
 ROUTING_KEY = "routing"
-CANDIDATES_TTL = 300.0  # seconds; a cached answer is read again after this even with no bump
-_candidates: dict = {}  # (database URL, department id, grid path) → (versions, time read, _Candidates)
 _clock = time.monotonic
+
+
+class StaffMemo:
+    """Answers a process keeps that change only with the staff, their assignments or the grid
+    layer (whom a case goes to, who sits at a desk): one stands while the routing and grid-layer
+    versions are as they were when it was read, and for at most TTL seconds, which bounds a write
+    made behind the services' back. Emptied when it reaches MAX entries."""
+
+    TTL = 300.0
+    MAX = 100_000
+
+    def __init__(self) -> None:
+        self._held: dict = {}  # key → (versions, time read, answer)
+
+    @staticmethod
+    def versions(db: Session) -> tuple:
+        return meta_version(db, ROUTING_KEY), meta_version(db, GRID_LAYER)
+
+    def get(self, key, versions: tuple):
+        """The answer kept for `key` if it still stands, else None."""
+        held = self._held.get(key)
+        if held is not None and held[0] == versions and _clock() - held[1] < self.TTL:
+            return held[2]
+        return None
+
+    def put(self, key, versions: tuple, answer) -> None:
+        """Keeps an answer read under `versions` (read before the answer, so a change that
+        commits in between is seen at the next look)."""
+        if len(self._held) >= self.MAX:
+            self._held.clear()
+        self._held[key] = (versions, _clock(), answer)
+
+
+_candidates = StaffMemo()  # (database URL, department id, grid path) → _Candidates
 
 
 @dataclass(frozen=True)
@@ -125,15 +157,12 @@ def bump_routing(db: Session) -> None:
 
 
 def _candidates_for(db: Session, dept: Department, grid_path: str) -> _Candidates:
-    """Who may take a case of `dept` in the grid: kept per process until the routing version or
-    the grid layer's moves (or CANDIDATES_TTL), since every routed intake asks and the answer
-    changes only when an admin changes assignments or people."""
-    versions = (meta_version(db, ROUTING_KEY), meta_version(db, GRID_LAYER))
+    """Who may take a case of `dept` in the grid: kept per process (`StaffMemo`), since every
+    routed intake asks and the answer changes only when an admin changes assignments or people."""
+    versions = _candidates.versions(db)
     key = (db.get_bind().url, dept.id, grid_path)
-    now = _clock()
-    held = _candidates.get(key)
-    if held is not None and held[0] == versions and now - held[1] < CANDIDATES_TTL:
-        return held[2]
+    if (held := _candidates.get(key, versions)) is not None:
+        return held
     # Only assignments to the grid or one of its ancestors can cover it: ask for those alone,
     # with the handlers' names, instead of every assignment of the department.
     rows = db.execute(_COVERING_ASSIGNMENTS, {"dept": dept.id, "codes": path_codes(grid_path)}).all()
@@ -144,9 +173,7 @@ def _candidates_for(db: Session, dept: Department, grid_path: str) -> _Candidate
             User.department_id == dept.id, User.role == "dept_admin", User.is_active.is_(True))
             .order_by(User.username)).first()
     found = _Candidates(covering, (admin[0], admin[1]) if admin else None)
-    if len(_candidates) >= 100_000:
-        _candidates.clear()
-    _candidates[key] = (versions, now, found)
+    _candidates.put(key, versions, found)
     return found
 
 

@@ -1,6 +1,6 @@
 """Whom a case is routed to is kept per process until the routing version moves: every change
 through the services moves it, so the next case follows at once; a write behind their back is
-seen once something bumps the version (or after CANDIDATES_TTL)."""
+seen once something bumps the version (or after StaffMemo.TTL)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,28 @@ def test_a_dispatcher_added_or_deactivated_hears_of_the_next_triage_case_or_not(
     r = client.patch(f"/api/v1/users/{newcomer}", json={"is_active": False}, headers=auth("admin"))
     assert r.status_code == 200, r.text
     assert told(triage_case()) == desk
+
+
+def test_a_write_behind_the_services_back_is_seen_after_the_ttl(monkeypatch, sessions, setting):
+    from gridgov.cases import routing
+
+    now = [1000.0]
+    monkeypatch.setattr(routing, "_clock", lambda: now[0])
+    monkeypatch.setattr(routing, "_candidates", routing.StaffMemo())  # filled by the real clock until now
+    item, before, other, create = setting
+    assert create()["handler"]["id"] == before  # read, and kept at t = 1000
+    with sessions() as db:
+        db.add(AreaAssignment(department_id=item.department_id, handler_id=other, region_code=GRID))
+        db.commit()
+    try:
+        now[0] += routing.StaffMemo.TTL - 1
+        assert create()["handler"]["id"] == before
+        now[0] += 2
+        assert create()["handler"]["id"] == other
+    finally:
+        with sessions() as db:
+            db.execute(delete(AreaAssignment).where(AreaAssignment.department_id == item.department_id,
+                                                    AreaAssignment.handler_id == other,
+                                                    AreaAssignment.region_code == GRID))
+            bump_routing(db)
+            db.commit()
