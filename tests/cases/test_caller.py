@@ -1,11 +1,10 @@
 """The hotline caller's number (DESIGN §11): checked, encrypted at rest, masked in every answer,
-and shown in full only to those who call back, with a reason, in the audit log; the migration
-that encrypted the numbers already stored."""
+and shown in full only to those who call back, with a reason, in the audit log. (The migration
+that encrypted the numbers already stored: tests/cases/test_migrations.py.)"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,10 +12,8 @@ from sqlalchemy import func, select
 
 from gridgov.cases.models import Case
 from gridgov.cases.service import REPORTER_PHONE_CONTEXT
-from gridgov.core import migrate
 from gridgov.core.audit import AuditEntry
 from gridgov.core.crypto import cipher_for
-from gridgov.core.db import make_engine
 from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
 from tests.conftest import TEST_DATA_KEY
 
@@ -125,48 +122,3 @@ def test_the_hotline_form_checks_the_number(client, auth, sessions):
                           "reporter_name": "钱来电", "reporter_phone": "0731-2888"})
     assert r.status_code == 422 and "固定电话应带区号" in r.text
     assert 'value="0731-2888"' in r.text  # what was typed is kept for correcting
-
-
-# --- the migration that encrypted the numbers stored in plain text before ---
-
-def _filler(column: sa.Column):
-    """A value of the column's type, for the NOT NULL columns a test row does not care about."""
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        kind = str
-    return {int: 0, float: 0.0, bool: False, bytes: b"x", datetime: datetime(2026, 11, 1, tzinfo=UTC),
-            dict: {}}.get(kind, "x")
-
-
-def _insert_full_row(conn, table: sa.Table, **values) -> None:
-    row = {c.name: _filler(c) for c in table.columns
-           if not c.nullable and c.name not in values and not (c.primary_key and c.autoincrement in (True, "auto"))}
-    conn.execute(table.insert().values(**row, **values))
-
-
-def test_the_migration_encrypts_stored_numbers_and_the_downgrade_restores_them(backend, databases):
-    engine = make_engine(databases.new(backend))
-    try:
-        migrate.upgrade(engine, "0008")
-        meta = sa.MetaData()
-        regions, cases = (sa.Table(n, meta, autoload_with=engine) for n in ("regions", "cases"))
-        with engine.begin() as conn:
-            _insert_full_row(conn, regions, code="43020300100101", level="grid", path="/43020300100101/")
-            for n, phone in enumerate([" 13912345678 ", "", "免提电话"]):
-                _insert_full_row(conn, cases, number=f"SJ{n}", grid_code="43020300100101", reporter_phone=phone)
-        migrate.upgrade(engine, data_key=TEST_DATA_KEY)
-        cipher = cipher_for(TEST_DATA_KEY)
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT number, reporter_phone_cipher, reporter_phone_masked FROM cases "
-                                        "ORDER BY number")).all()
-        assert [(n, m) for n, _, m in rows] == [("SJ0", "139****5678"), ("SJ1", ""), ("SJ2", "****")]
-        assert cipher.decrypt(bytes(rows[0][1]), REPORTER_PHONE_CONTEXT) == "13912345678"
-        assert rows[1][1] is None
-        assert cipher.decrypt(bytes(rows[2][1]), REPORTER_PHONE_CONTEXT) == "免提电话"
-        migrate.downgrade(engine, "0008", data_key=TEST_DATA_KEY)
-        with engine.connect() as conn:
-            back = conn.execute(sa.text("SELECT number, reporter_phone FROM cases ORDER BY number")).all()
-        assert [tuple(r) for r in back] == [("SJ0", "13912345678"), ("SJ1", ""), ("SJ2", "免提电话")]
-    finally:
-        engine.dispose()

@@ -1,0 +1,91 @@
+"""Migrations that change what is stored on cases, with data in them, on SQLite and PostgreSQL:
+each upgrade carries the old rows over and each downgrade brings them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from gridgov.cases.service import REPORTER_PHONE_CONTEXT
+from gridgov.core import migrate
+from gridgov.core.crypto import cipher_for
+from gridgov.core.db import make_engine
+from tests.conftest import TEST_DATA_KEY
+
+GRID = "43020300100101"
+
+
+def _filler(column: sa.Column):
+    """A value of the column's type, for the NOT NULL columns a test row does not care about."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        kind = str
+    return {int: 0, float: 0.0, bool: False, bytes: b"x", datetime: datetime(2026, 11, 1, tzinfo=UTC),
+            dict: {}}.get(kind, "x")
+
+
+def _insert_full_row(conn, table: sa.Table, **values) -> None:
+    row = {c.name: _filler(c) for c in table.columns
+           if not c.nullable and c.name not in values and not (c.primary_key and c.autoincrement in (True, "auto"))}
+    conn.execute(table.insert().values(**row, **values))
+
+
+def test_the_migration_encrypts_stored_numbers_and_the_downgrade_restores_them(backend, databases):
+    engine = make_engine(databases.new(backend))
+    try:
+        migrate.upgrade(engine, "0008")
+        meta = sa.MetaData()
+        regions, cases = (sa.Table(n, meta, autoload_with=engine) for n in ("regions", "cases"))
+        with engine.begin() as conn:
+            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            for n, phone in enumerate([" 13912345678 ", "", "免提电话"]):
+                _insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID, reporter_phone=phone)
+        migrate.upgrade(engine, data_key=TEST_DATA_KEY)
+        cipher = cipher_for(TEST_DATA_KEY)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT number, reporter_phone_cipher, reporter_phone_masked FROM cases "
+                                        "ORDER BY number")).all()
+        assert [(n, m) for n, _, m in rows] == [("SJ0", "139****5678"), ("SJ1", ""), ("SJ2", "****")]
+        assert cipher.decrypt(bytes(rows[0][1]), REPORTER_PHONE_CONTEXT) == "13912345678"
+        assert rows[1][1] is None
+        assert cipher.decrypt(bytes(rows[2][1]), REPORTER_PHONE_CONTEXT) == "免提电话"
+        migrate.downgrade(engine, "0008", data_key=TEST_DATA_KEY)
+        with engine.connect() as conn:
+            back = conn.execute(sa.text("SELECT number, reporter_phone FROM cases ORDER BY number")).all()
+        assert [tuple(r) for r in back] == [("SJ0", "13912345678"), ("SJ1", ""), ("SJ2", "免提电话")]
+    finally:
+        engine.dispose()
+
+
+def test_rebuilding_the_cases_table_keeps_what_refers_to_it(backend, databases):
+    """SQLite rebuilds a table to alter it (copy, drop, rename): the drop must not take the case's
+    events and photos with it by cascade. Through every later revision and back, on both databases."""
+    engine = make_engine(databases.new(backend))
+    try:
+        migrate.upgrade(engine, "0008")
+        meta = sa.MetaData()
+        regions, cases, events, photos = (sa.Table(n, meta, autoload_with=engine)
+                                          for n in ("regions", "cases", "case_events", "case_attachments"))
+        with engine.begin() as conn:
+            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            _insert_full_row(conn, cases, number="SJ1", grid_code=GRID)
+            case_id = conn.execute(sa.select(cases.c.id)).scalar_one()
+            _insert_full_row(conn, events, case_id=case_id, action="report")
+            _insert_full_row(conn, photos, case_id=case_id, filename="scene.png")
+
+        def counts() -> tuple[int, int]:
+            with engine.connect() as conn:
+                return (conn.execute(sa.text("SELECT count(*) FROM case_events")).scalar_one(),
+                        conn.execute(sa.text("SELECT count(*) FROM case_attachments")).scalar_one())
+
+        migrate.upgrade(engine, data_key=TEST_DATA_KEY)
+        assert counts() == (1, 1)
+        migrate.downgrade(engine, "0008", data_key=TEST_DATA_KEY)
+        assert counts() == (1, 1)
+        if backend == "sqlite":  # and the pooled connection has its foreign keys back on
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar_one() == 1
+    finally:
+        engine.dispose()
