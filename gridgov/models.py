@@ -1,7 +1,7 @@
 """Every table, imported in one place so migrations and tests see the whole schema."""
 
 from gridgov.accounts.models import AuthToken, User
-from gridgov.cases.models import Case, CaseAttachment, CaseEvent, IdempotencyKey
+from gridgov.cases.models import Case, CaseAttachment, CaseEvent
 from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.audit import AuditEntry
 from gridgov.core.db import Base
@@ -39,7 +39,6 @@ __all__ = [
     "Category",
     "Department",
     "House",
-    "IdempotencyKey",
     "ImportRun",
     "InboxItem",
     "MetaValue",

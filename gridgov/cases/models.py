@@ -61,6 +61,11 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The Idempotency-Key of the create that made the case and whose key it is (user:N, an Open311
+    # client, visit:N): a resend with the same pair finds this case instead of making a second.
+    # On the case itself, so a create claims its key with the INSERT it makes anyway.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(60))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     __mapper_args__ = {"version_id_col": version}
     # The sweep's two questions, answered from small partial indexes however many cases are open.
@@ -69,6 +74,7 @@ class Case(Base):
               sqlite_where=text("light <> 'red' AND paused_at IS NULL")),
         Index("ix_cases_due_yellow", "warn_at", postgresql_where=text("light = 'green' AND paused_at IS NULL"),
               sqlite_where=text("light = 'green' AND paused_at IS NULL")),
+        UniqueConstraint("idempotency_scope", "idempotency_key"),
     )
 
 
@@ -99,17 +105,4 @@ class CaseAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(80))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class IdempotencyKey(Base):
-    """What a create with this key made, so a resend from a phone returns the same case."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("scope", "key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scope: Mapped[str] = mapped_column(String(60))  # who: user id or API key
-    key: Mapped[str] = mapped_column(String(200))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

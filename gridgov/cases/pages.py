@@ -112,8 +112,9 @@ async def create_case_page(request: Request, db: DB, who: Who, ctx: Ctx):
                                reporter_name=values.get("reporter_name", ""),
                                reporter_phone=values.get("reporter_phone", ""))
         key = values.get("idempotency_key") or None
-        case, _ = service.create_case(db, ctx, who, data, f"user:{who.user_id}", key)
-        for photo in photos:
+        case, created = service.create_case(db, ctx, who, data, f"user:{who.user_id}", key)
+        # A resend (the form sent again over a bad connection) has its photos on the first case already.
+        for photo in photos if created else ():
             files.attach(db, ctx.settings, case, photo.filename, await photo.read(), "before")
     except AppError as exc:
         db.rollback()

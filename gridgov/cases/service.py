@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, func, insert, or_, select
+from sqlalchemy import String, bindparam, cast, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.cases import clock, holders
 from gridgov.cases.lifecycle import ACTIONS, LEVELS, OPEN_STATES, STATES, CaseView, refusal
-from gridgov.cases.models import Case, CaseEvent, IdempotencyKey
+from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.routing import StreetBorders, choose_handler, route
 from gridgov.catalog.models import CatalogItem
 from gridgov.catalog.service import ITEM_LOAD
@@ -121,8 +121,8 @@ class NewCase:
 # Statements every intake runs, built once (building one costs about as much as running it).
 _ITEM_BY_CODE = (select(CatalogItem).options(*ITEM_LOAD)  # not the department's region and its outline
                  .where(CatalogItem.code == bindparam("code"), CatalogItem.active.is_(True)))
-_CASE_FOR_KEY = select(IdempotencyKey.case_id).where(IdempotencyKey.scope == bindparam("scope"),
-                                                    IdempotencyKey.key == bindparam("key"))
+_CASE_FOR_KEY = select(Case).where(Case.idempotency_scope == bindparam("scope"),
+                                   Case.idempotency_key == bindparam("key"))
 
 
 def _find_item(db: Session, code: str) -> CatalogItem:
@@ -210,15 +210,16 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
                 reporter_phone_masked=mask_phone(phone), state="reported", level=decision.level,
                 triage_reason=decision.triage_reason, department_id=decision.department_id,
                 handler_id=decision.handler_id, routing_rule=decision.rule, routing_reason=decision.reason,
-                created_at=now)
+                created_at=now, idempotency_scope=(idempotency_scope or "") if idempotency_key else None,
+                idempotency_key=idempotency_key)
     clock.start_step(case, item, ctx.calendar(db), now)
-    _insert_numbered(db, case, f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}")
+    if not _insert_numbered(db, case, f"SJ{now.astimezone(_tz(ctx)).strftime('%Y%m%d')}"):
+        # Its key is taken: another request with it won the race (PostgreSQL waits for that one
+        # to commit). The caller rolls back and reads that case.
+        raise Conflict("重复提交", code="idempotency_race")
     write_new(db, _new_event(case, who, "report", "", "reported", data.description.strip(),
                              {"source": data.source, "routing_rule": decision.rule,
                               "routing_reason": decision.reason, "item_code": item.code if item else None}, now))
-    if idempotency_key and not _claim_key(db, idempotency_scope, idempotency_key, case.id):
-        # Another request with the same key won the race; the caller rolls back and reads it.
-        raise Conflict("重复提交", code="idempotency_race")
     if decision.triage_reason:
         notify_case(db, holder_ids(db, case), case, "triage",
                     f"事件 {case.number} 进入分拣队列：{decision.triage_reason}")
@@ -226,12 +227,14 @@ def _intake(db: Session, ctx: CaseContext, who: Principal | None, data: NewCase,
 
 
 CASE_NUMBER_DIGITS = 6
+_KEY_COLUMNS = ["idempotency_scope", "idempotency_key"]
 
 
 @functools.cache
 def _numbered_case_insert():
     """INSERT of a case that takes its id from the sequence and makes its number from it, prefix
-    + the id zero-padded to CASE_NUMBER_DIGITS, in the same statement (PostgreSQL). Built once."""
+    + the id zero-padded to CASE_NUMBER_DIGITS, in the same statement (PostgreSQL); nothing when
+    its idempotency key is taken. Built once (building it cost more than running it)."""
     table = Case.__table__
     n = select(func.nextval(func.pg_get_serial_sequence("cases", "id")).label("id")).subquery("n")
     digits = cast(n.c.id, String)
@@ -239,47 +242,36 @@ def _numbered_case_insert():
     rest = [c for c in table.columns if c.key not in ("id", "number")]
     row = select(n.c.id, bindparam("number_prefix", type_=String) + padded,
                  *[bindparam(c.key, type_=c.type) for c in rest])
-    return (insert(table).from_select(["id", "number", *[c.key for c in rest]], row)
+    return (dialect_insert("postgresql")(table).from_select(["id", "number", *[c.key for c in rest]], row)
+            .on_conflict_do_nothing(index_elements=_KEY_COLUMNS)
             .returning(table.c.id, table.c.number))
 
 
-def _insert_numbered(db: Session, case: Case, prefix: str) -> None:
+@functools.cache
+def _sqlite_case_insert():
+    table = Case.__table__
+    return (dialect_insert("sqlite")(table).on_conflict_do_nothing(index_elements=_KEY_COLUMNS)
+            .returning(table.c.id))
+
+
+def _insert_numbered(db: Session, case: Case, prefix: str) -> bool:
     """Writes a new case with its readable number, prefix + id, as one INSERT on PostgreSQL,
     which takes the id from the sequence within it. SQLite only knows the id after the INSERT, so
     it writes the number with an UPDATE. Either way the case is written before this returns, so
-    the version the caller sees is the one the next action must name."""
+    the version the caller sees is the one the next action must name. False, and nothing
+    written, when a case with the same idempotency scope and key exists."""
     if db.get_bind().dialect.name == "postgresql":
-        write_new(db, case, _numbered_case_insert(), number_prefix=prefix)
-        return
+        return write_new(db, case, _numbered_case_insert(), number_prefix=prefix)
     case.number = f"tmp-{uuid.uuid4().hex[:16]}"
-    write_new(db, case)
+    if not write_new(db, case, _sqlite_case_insert()):
+        return False
     case.number = f"{prefix}{case.id:0{CASE_NUMBER_DIGITS}d}"
     db.flush()
-
-
-@functools.cache
-def _claim_statement(dialect: str):
-    # Built once per dialect: building an INSERT … ON CONFLICT cost more than running it.
-    return (dialect_insert(dialect)(IdempotencyKey)
-            .values(scope=bindparam("scope"), key=bindparam("key"), case_id=bindparam("case_id"),
-                    created_at=bindparam("created_at"))
-            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyKey.id))
-
-
-def _claim_key(db: Session, scope: str | None, key: str, case_id: int) -> bool:
-    """Records the idempotency key for the new case; False when the key is taken already (by a
-    concurrent request that committed first: PostgreSQL waits for it). One statement, where a
-    savepoint around a plain INSERT took three round trips; run on the session's connection, as
-    Core, since the ORM's bulk-insert path around it cost as much again."""
-    conn = db.connection()
-    stmt = _claim_statement(conn.dialect.name)
-    return conn.execute(stmt, {"scope": scope, "key": key, "case_id": case_id,
-                               "created_at": utcnow()}).first() is not None
+    return True
 
 
 def idempotent_case(db: Session, scope: str | None, key: str) -> Case | None:
-    case_id = db.scalar(_CASE_FOR_KEY, {"scope": scope, "key": key})
-    return db.get(Case, case_id) if case_id else None
+    return db.scalar(_CASE_FOR_KEY, {"scope": scope or "", "key": key})
 
 
 def reveal_reporter_phone(db: Session, ctx: CaseContext, who: Principal, case_id: int, reason: str) -> str:

@@ -167,7 +167,7 @@ def _insert_of(table: Table, returning: bool):
     return stmt.returning(*table.primary_key.columns) if returning else stmt
 
 
-def write_new(db: Session, obj, statement=None, **params) -> None:
+def write_new(db: Session, obj, statement=None, **params) -> bool:
     """Writes a new mapped object with one Core INSERT in the session's transaction and adds it
     to the session as persistent, as if it had been loaded. The unit of work spends longer on
     one wide row (sorting, history, events) than the database spends on the INSERT; a hot path
@@ -178,17 +178,22 @@ def write_new(db: Session, obj, statement=None, **params) -> None:
 
     `statement`, when given, is an INSERT of its own for this table (say, one that makes a column
     from the new id), run with the row's values by column key plus `params`; the columns it
-    returns are set on the object."""
+    returns are set on the object. Such a statement may write nothing (ON CONFLICT DO NOTHING …
+    RETURNING): then this returns False and the object stays out of the session."""
     mapper = inspect(obj).mapper
     table = mapper.local_table
     values, missing_key = _completed_row(mapper, obj)
     result = db.connection().execute(statement if statement is not None else _insert_of(table, missing_key),
                                      {**values, **params})
     if result.returns_rows:
-        for key, value in result.one()._mapping.items():
+        row = result.first()
+        if row is None:
+            return False
+        for key, value in row._mapping.items():
             setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
     make_transient_to_detached(obj)
     db.add(obj)
+    return True
 
 
 def write_new_all(db: Session, objs: list) -> None:

@@ -83,6 +83,20 @@ def test_a_resend_with_the_same_idempotency_key_returns_the_first_case(client, a
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
 
 
+def test_an_idempotency_key_is_only_its_senders(client, auth, sessions):
+    """Two senders that happen to use the same key each get a case of their own; each one's
+    resend gets its own first case back."""
+    lon, lat = point_in(sessions, GRID)
+    body = {"description": "同键不同人：路灯不亮", "lon": lon, "lat": lat}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    mine = client.post("/api/v1/cases", json=body, headers={**auth(WORKER), **key})
+    theirs = client.post("/api/v1/cases", json=body, headers={**auth("dispatcher"), **key})
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["id"] != theirs.json()["id"]
+    again = client.post("/api/v1/cases", json=body, headers={**auth("dispatcher"), **key})
+    assert again.status_code == 200 and again.json()["id"] == theirs.json()["id"]
+
+
 def test_a_resend_gets_the_first_case_even_when_it_would_now_be_refused(client, auth, sessions):
     """The API claims the key without looking first; a resend that meets a retired item must still
     get the case it made, and leave nothing else behind."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from gridgov.cases.service import REPORTER_PHONE_CONTEXT
@@ -55,6 +56,41 @@ def test_the_migration_encrypts_stored_numbers_and_the_downgrade_restores_them(b
         with engine.connect() as conn:
             back = conn.execute(sa.text("SELECT number, reporter_phone FROM cases ORDER BY number")).all()
         assert [tuple(r) for r in back] == [("SJ0", "13912345678"), ("SJ1", ""), ("SJ2", "免提电话")]
+    finally:
+        engine.dispose()
+
+
+def test_idempotency_keys_move_onto_their_cases_and_back(backend, databases):
+    engine = make_engine(databases.new(backend))
+    try:
+        migrate.upgrade(engine, "0009")
+        meta = sa.MetaData()
+        regions, cases, keys = (sa.Table(n, meta, autoload_with=engine)
+                                for n in ("regions", "cases", "idempotency_keys"))
+        with engine.begin() as conn:
+            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            for n in range(3):
+                _insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID)
+            ids = dict(conn.execute(sa.select(cases.c.number, cases.c.id)).all())
+            _insert_full_row(conn, keys, scope="user:7", key="k-1", case_id=ids["SJ0"])
+            _insert_full_row(conn, keys, scope="open311:2", key="k-1", case_id=ids["SJ2"])
+        migrate.upgrade(engine, "0010")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT number, idempotency_scope, idempotency_key FROM cases "
+                                        "ORDER BY number")).all()
+            assert [tuple(r) for r in rows] == [("SJ0", "user:7", "k-1"), ("SJ1", None, None),
+                                                ("SJ2", "open311:2", "k-1")]
+            assert "idempotency_keys" not in sa.inspect(conn).get_table_names()
+        after = sa.Table("cases", sa.MetaData(), autoload_with=engine)
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # a key belongs to one case
+            _insert_full_row(conn, after, number="SJ9", grid_code=GRID,
+                             idempotency_scope="user:7", idempotency_key="k-1")
+        migrate.downgrade(engine, "0009")
+        with engine.connect() as conn:
+            back = conn.execute(sa.text("SELECT c.number, k.scope, k.key FROM idempotency_keys k "
+                                        "JOIN cases c ON c.id = k.case_id ORDER BY c.number")).all()
+            assert [tuple(r) for r in back] == [("SJ0", "user:7", "k-1"), ("SJ2", "open311:2", "k-1")]
+            assert "idempotency_key" not in {c["name"] for c in sa.inspect(conn).get_columns("cases")}
     finally:
         engine.dispose()
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import io
 import threading
 import time
+import uuid
 
 import httpx
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
+from gridgov.cases.models import Case, CaseAttachment
+from tests.cases.test_browser import tiny_png
 from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
 from tests.web.test_pages import PAGE_HEADERS, login
 
@@ -110,3 +114,21 @@ def test_console_stream_announces_a_new_case(live_server, sessions):
                 if line.startswith("event: changed") or time.monotonic() > deadline:
                     break
         assert "event: changed" in seen
+
+
+def test_a_resent_report_form_makes_one_case_and_keeps_its_photos_once(client, auth, sessions, tmp_path):
+    """The form sent twice over a bad connection (same hidden idempotency key, same photo): the
+    second lands on the first case and attaches nothing more."""
+    lon, lat = point_in(sessions, GRID)
+    tiny_png(tmp_path / "scene.png")
+    photo = (tmp_path / "scene.png").read_bytes()
+    text = f"重发表单 {uuid.uuid4().hex[:8]}：路面塌陷"
+    form = {"description": text, "lon": str(lon), "lat": str(lat), "idempotency_key": uuid.uuid4().hex}
+    sent = [client.post("/cases/new", headers=auth(WORKER), data=form, follow_redirects=False,  # bearer: no CSRF
+                        files={"photos": ("scene.png", photo, "image/png")}) for _ in range(2)]
+    assert [r.status_code for r in sent] == [303, 303], sent[0].text
+    assert sent[0].headers["location"] == sent[1].headers["location"]
+    with sessions() as db:
+        ids = db.scalars(select(Case.id).where(Case.description == text)).all()
+        assert [f"/cases/{i}" for i in ids] == [sent[0].headers["location"]]
+        assert db.scalar(select(func.count()).select_from(CaseAttachment).where(CaseAttachment.case_id == ids[0])) == 1

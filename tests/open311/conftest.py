@@ -46,7 +46,7 @@ def o311_app(demo_url, tmp_path_factory):
         if mine:
             db.execute(update(Case).where(Case.id.in_(mine)).values(merged_into_id=None))
             db.execute(delete(OutboxMessage).where(OutboxMessage.payload["case_id"].as_integer().in_(mine)))
-            db.execute(delete(Case).where(Case.id.in_(mine)))  # events and idempotency keys cascade
+            db.execute(delete(Case).where(Case.id.in_(mine)))  # their events cascade
         db.execute(delete(Open311Client).where(Open311Client.id > first_client))
         db.commit()
     app.state.engine.dispose()
