@@ -43,21 +43,32 @@ class SweepReport:
         return bool(self.yellow or self.red)
 
 
-def _claim(db: Session, condition, order_by, limit: int) -> list[int]:
+def _due_red(now: datetime):
+    return (Case.light != "red") & (Case.deadline <= now) & Case.paused_at.is_(None) & Case.state.in_(TIMED)
+
+
+def _due_yellow(now: datetime):
+    return ((Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now) & Case.paused_at.is_(None)
+            & Case.state.in_(TIMED))
+
+
+def _claim(db: Session, due, order_by, limit: int) -> list[int]:
     # The condition matches a partial index (ix_cases_due_red / ix_cases_due_yellow) and the
     # order follows it, so a sweep with nothing due reads nothing.
-    q = (select(Case.id).where(condition, Case.paused_at.is_(None), Case.state.in_(TIMED))
-         .order_by(order_by).limit(limit))
+    q = select(Case.id).where(due).order_by(order_by).limit(limit)
     if db.bind.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     return list(db.scalars(q))
 
 
-def _set(db: Session, ids: list[int], condition, **values) -> list[Row]:
+def _set(db: Session, ids: list[int], due, *condition, **values) -> list[Row]:
+    """Updates those of the claimed cases that are still due. On PostgreSQL the claim holds them,
+    so all are; SQLite's claim locks nothing, and in between another sweep may have turned them
+    or a user acted on them (deferred, moved to the next step): those are left alone."""
     if not ids:
         return []
     # updated_at as an ORM UPDATE would set it (its onupdate: the wall clock, not the sweep's `now`).
-    stmt = (update(Case.__table__).where(one_of(db, Case.id, ids), *condition)
+    stmt = (update(Case.__table__).where(one_of(db, Case.id, ids), due, *condition)
             .values(updated_at=utcnow(), **values).returning(*RETURNED))
     return db.connection().execute(stmt).all()
 
@@ -74,21 +85,22 @@ def _expire_loaded(db: Session, ids: set[int]) -> None:
 def sweep_lights(db: Session, now: datetime | None = None, limit: int = BATCH) -> SweepReport:
     """One pass; the caller commits. Call again while it reports a full batch."""
     now = now or utcnow()
-    report = SweepReport()
-    report.red = _claim(db, (Case.light != "red") & (Case.deadline <= now), Case.deadline, limit)
-    report.yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now),
-                           Case.warn_at, limit)
-    if not (report.red or report.yellow):
-        return report
-    # Every claimed case is updated by exactly one statement, so which statement returned a red
+    claimed_red = _claim(db, _due_red(now), Case.deadline, limit)
+    claimed_yellow = _claim(db, _due_yellow(now), Case.warn_at, limit)
+    if not (claimed_red or claimed_yellow):
+        return SweepReport()
+    # Every claimed case is updated by at most one statement, so which statement returned a red
     # case tells whether it got the automatic card; the stronger cards are updated first, so the
     # carding statement cannot see them as weak.
-    red_kept = _set(db, report.red, [Case.supervision.not_in(WEAK_CARDS)], light="red")
-    red_carded = _set(db, report.red, [Case.supervision.in_(WEAK_CARDS)], light="red", supervision="yellow")
-    yellow = _set(db, report.yellow, [], light="yellow")
-    _expire_loaded(db, set(report.red) | set(report.yellow))
+    red_kept = _set(db, claimed_red, _due_red(now), Case.supervision.not_in(WEAK_CARDS), light="red")
+    red_carded = _set(db, claimed_red, _due_red(now), Case.supervision.in_(WEAK_CARDS), light="red",
+                      supervision="yellow")
+    yellow = _set(db, claimed_yellow, _due_yellow(now), light="yellow")
+    _expire_loaded(db, set(claimed_red) | set(claimed_yellow))
     carded = {c.id for c in red_carded}
     red = sorted(red_kept + red_carded, key=lambda c: c.id)
+    # What this sweep turned: all it claimed, unless (SQLite) something else got there first.
+    report = SweepReport(yellow=sorted(c.id for c in yellow), red=[c.id for c in red])
     insert_rows(db, CaseEvent.__table__, [
         {"case_id": c.id, "actor_id": None, "action": "overdue", "from_state": c.state, "to_state": c.state,
          "comment": "已超时（红灯）" + ("，自动黄牌督办" if c.id in carded else ""),

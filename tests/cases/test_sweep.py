@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import select, text
 
 from gridgov.accounts.models import User
+from gridgov.cases import sweep
 from gridgov.cases.holders import holders
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.sweep import sweep_lights, sweep_until_done
@@ -198,3 +199,42 @@ def test_two_sweeps_at_once_share_the_work(make_case, sessions, backend):
         who = holders(db, cases)
         assert [len(light_messages(db, c.id)) for c in cases] == [len(who[c.id]) for c in cases]
         assert all(who[c.id] for c in cases)
+
+
+def test_a_sweep_whose_cases_changed_after_its_claim_writes_nothing_for_them(make_case, sessions, monkeypatch):
+    """On SQLite a claim locks nothing: between a sweep's claim and its updates another sweep (the
+    in-process worker beside `gridgov worker`) may turn the same cases, or a user may defer one.
+    The updates then find them no longer due, and nothing is written twice. (On PostgreSQL the
+    claim holds the rows, and the second sweep skips them.)"""
+    now = utcnow()
+    sweep_until_done(sessions, now)
+    mine = [make_case(**overdue(now, state="reported")), make_case(**warned(now, state="reported"))]
+    deferred = make_case(**overdue(now, state="reported"))
+    claim = sweep._claim
+    meanwhile = []
+
+    def claim_then_others_act(db, *args):
+        ids = claim(db, *args)
+        if not meanwhile:
+            meanwhile.append(True)
+            with sessions() as other:
+                if other.bind.dialect.name == "sqlite":  # (PostgreSQL: the claim holds the row)
+                    other.get(Case, deferred).paused_at = now
+                    other.commit()
+                sweep_lights(other, now)  # on SQLite it turns the same cases; on PostgreSQL it skips them
+                other.commit()
+        return ids
+
+    monkeypatch.setattr(sweep, "_claim", claim_then_others_act)
+    with sessions() as db:
+        sweep_lights(db, now)
+        db.commit()
+    monkeypatch.undo()
+    with sessions() as db:
+        assert [len(overdue_events(db, i)) for i in mine] == [1, 0]
+        cases = list(db.scalars(select(Case).where(Case.id.in_(mine)).order_by(Case.id)))
+        assert [c.light for c in cases] == ["red", "yellow"]
+        who = holders(db, cases)
+        assert [len(light_messages(db, c.id)) for c in cases] == [len(who[c.id]) for c in cases]
+        if db.bind.dialect.name == "sqlite":
+            assert db.get(Case, deferred).light == "green" and overdue_events(db, deferred) == []
