@@ -6,9 +6,10 @@ from __future__ import annotations
 import struct
 import zlib
 
+import httpx
 import pytest
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridgov.accounts.models import User
 from gridgov.cases.models import Case, CaseAttachment
@@ -148,3 +149,41 @@ def test_hotline_entry_and_calling_back_in_the_browser(browser, live_server, ses
         entry = db.scalars(select(AuditEntry).where(AuditEntry.object_type == "case",
                                                     AuditEntry.object_id == str(case_id))).one()
         assert entry.reason == "回访来电群众"
+
+
+def test_the_console_map_draws_the_grids_and_colours_a_cluster_by_its_most_urgent_case(browser, live_server,
+                                                                                       sessions):
+    with sessions() as db:
+        grid = shapely.from_geojson(db.get(Region, GRID).geometry)
+        grids = db.scalar(select(func.count()).select_from(Region).where(Region.level == "grid"))
+    spot = shapely.Polygon(grid.exterior).buffer(-0.0003).representative_point()
+    with httpx.Client(base_url=live_server, timeout=10) as web:
+        token = web.post("/api/v1/auth/token", data={"username": WORKER, "password": "demo-2026"}).json()
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        bodies = [{"description": f"聚合颜色测试 {n}", "lon": spot.x + n * 1e-5, "lat": spot.y} for n in range(3)]
+        made = [web.post("/api/v1/cases", headers=bearer, json=body).json()["id"] for body in bodies]
+    with sessions() as db:
+        db.get(Case, made[0]).light = "red"  # overdue; the other two are on time
+        db.commit()
+
+    ctx, page = log_in(browser, live_server, "dispatcher")
+    page.goto(f"{live_server}/console")
+    page.wait_for_selector("#case-map[data-loaded][data-grids]")
+    assert page.get_attribute("#case-map", "data-grids") == str(grids)
+    assert page.locator("#case-map .leaflet-overlay-pane path").count() >= grids
+    clusters = page.evaluate("""([lon, lat]) => {
+        const { cluster } = window.gridgovConsole;
+        const worst = (ms) => ["red", "yellow"].find((l) => ms.some((m) => m.options.light === l)) || "green";
+        const shown = new Set(cluster.getLayers().map((m) => cluster.getVisibleParent(m)));
+        const wrong = [...shown].filter((p) => p && p.getAllChildMarkers
+            && !p._icon.classList.contains(worst(p.getAllChildMarkers()))).length;
+        const mine = cluster.getLayers().filter((m) => Math.abs(m.getLatLng().lng - lon) < 1e-4
+                                                      && Math.abs(m.getLatLng().lat - lat) < 1e-4);
+        const parent = cluster.getVisibleParent(mine[0]);
+        return { wrong, mine: mine.length, clustered: !!(parent && parent.getAllChildMarkers),
+                 cls: parent && parent._icon ? parent._icon.className : "" };
+    }""", [spot.x, spot.y])
+    assert clusters["wrong"] == 0
+    assert clusters["mine"] == 3 and clusters["clustered"]
+    assert "red" in clusters["cls"].split()
+    ctx.close()

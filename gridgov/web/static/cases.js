@@ -7,6 +7,12 @@
     if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
     return map;
   };
+  // The grids of the user's own region drawn under everything: with no map tiles (the default
+  // on an intranet) they are what tells a place from another.
+  const grids = (map, options) => fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json())
+    .then((me) => fetch(`/api/v1/regions/${me.region.code}/grids.geojson`, { credentials: "same-origin" }))
+    .then((r) => r.json())
+    .then((fc) => L.geoJSON(fc, { style: { color: "#1565c0", weight: 1, fillOpacity: 0.05 }, ...options }).addTo(map));
   const colours = { green: "#2e7d32", yellow: "#f9a825", red: "#c62828" };
   const dot = (light) => L.divIcon({ className: "case-pin", html: `<span class="dot ${light}"></span>`, iconSize: [14, 14] });
 
@@ -23,13 +29,10 @@
       marker ? marker.setLatLng(ll) : (marker = L.marker(ll).addTo(map));
       lon.dispatchEvent(new Event("change", { bubbles: true }));
     };
-    fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json()).then((me) =>
-      fetch(`/api/v1/regions/${me.region.code}/grids.geojson`, { credentials: "same-origin" }))
-      .then((r) => r.json()).then((fc) => {
-        const layer = L.geoJSON(fc, { style: { color: "#1565c0", weight: 1, fillOpacity: 0.05 } }).addTo(map);
-        if (fc.features.length) map.fitBounds(layer.getBounds()); else map.setView([27.8, 113.15], 12);
-        layer.on("click", (e) => setPoint(e.latlng));
-      });
+    grids(map).then((layer) => {
+      if (layer.getLayers().length) map.fitBounds(layer.getBounds()); else map.setView([27.8, 113.15], 12);
+      layer.on("click", (e) => setPoint(e.latlng));
+    });
     map.setView([27.8, 113.15], 12);
     map.on("click", (e) => setPoint(e.latlng));
     if (lon.value && lat.value) setPoint(L.latLng(+lat.value, +lon.value));
@@ -57,12 +60,24 @@
   if (caseMap && caseMap.dataset.source) {
     const map = blank(caseMap);
     map.setView([27.8, 113.15], 12);
-    const cluster = L.markerClusterGroup();
+    // A cluster takes the colour of its most urgent case, not the plug-in's colour by count: a
+    // yellow circle of fifteen on-time cases would read as fifteen warnings.
+    const worst = (markers) => ["red", "yellow"].find((l) => markers.some((m) => m.options.light === l)) || "green";
+    const cluster = L.markerClusterGroup({
+      iconCreateFunction: (c) => L.divIcon({ html: `<span>${c.getChildCount()}</span>`, iconSize: [36, 36],
+                                             className: `case-cluster ${worst(c.getAllChildMarkers())}` }),
+    });
     map.addLayer(cluster);
+    grids(map, { interactive: false }).then((layer) => {
+      layer.bringToBack();
+      if (!cluster.getLayers().length && layer.getLayers().length) map.fitBounds(layer.getBounds());
+      caseMap.dataset.grids = String(layer.getLayers().length);
+    });
+    window.gridgovConsole = { map, cluster };
     const load = () => fetch(caseMap.dataset.source, { credentials: "same-origin" }).then((r) => r.json()).then((page) => {
       cluster.clearLayers();
       page.items.forEach((c) => cluster.addLayer(
-        L.marker([c.lat, c.lon], { icon: dot(c.light) }).bindPopup(`<a href="/cases/${c.id}">${c.number}</a><br>${c.state_label}`)));
+        L.marker([c.lat, c.lon], { icon: dot(c.light), light: c.light }).bindPopup(`<a href="/cases/${c.id}">${c.number}</a><br>${c.state_label}`)));
       if (page.items.length) map.fitBounds(cluster.getBounds(), { maxZoom: 16 });
       caseMap.dataset.loaded = String(page.items.length);
     });
