@@ -2,8 +2,8 @@
 the app uses (create_case, act), with the clock set back so every event has a past time.
 
 Most cases are closed on time; some are late, reworked, escalated, returned and re-dispatched,
-self-handled on the spot, or rated unsatisfied and reopened; the last fortnight's cases are
-still open in every state, so the console and lists have work in them. About one in five comes
+self-handled on the spot, or rated unsatisfied, reopened and handled again; the last days' cases
+are still open, at every step, so the console and lists have work in them. About one in five comes
 from the 12345 hotline, registered by the district dispatcher with a generated caller's name and
 mobile number (stored encrypted, as every caller's number is).
 """
@@ -50,6 +50,8 @@ class History:
         # Callers come from a stream of their own, so the rest of the history stays as it was.
         self.calls = random.Random(seed + 1)
         self.callers = NameMaker(seed + 1)
+        # Likewise the second round of a case rated 不满意.
+        self.again = random.Random(seed + 2)
         self.progress = progress
         self.ctx = service.CaseContext(settings=settings, locator=GridLocator(), borders=StreetBorders())
         active = select(CatalogItem).where(CatalogItem.active.is_(True)).order_by(CatalogItem.code)
@@ -96,8 +98,8 @@ class History:
         weights = [SUMMER.get(i.code[:2], 1.0) ** summer for i in self.items]
         return self.rng.choices(self.items, weights)[0]
 
-    def later(self, t: datetime, hours: float) -> datetime:
-        return t + timedelta(hours=max(0.05, self.rng.expovariate(1 / hours)))
+    def later(self, t: datetime, hours: float, rng: random.Random | None = None) -> datetime:
+        return t + timedelta(hours=max(0.05, (rng or self.rng).expovariate(1 / hours)))
 
     # --- one case ---
 
@@ -161,7 +163,23 @@ class History:
                 t = self.later(t, 3)
                 case = self.run(self.grid_worker(case), case, "verify", t)
             if name == "evaluate" and case.state == "handling":
-                return  # unsatisfied: reopened and back with the handler
+                self.handle_again(case, t, finish_by)  # 不满意: reopened and back with the handler
+                return
+
+    def handle_again(self, case: Case, t: datetime, finish_by: datetime) -> None:
+        """A case rated 不满意 goes round once more, from the handler to a second rating; one
+        reopened in the last days is still with the handler today."""
+        for name, hours in [("report_back", 24), ("verify", 3), ("close", 1.5), ("evaluate", 24)]:
+            t = self.later(t, hours, self.again)
+            if t > finish_by:
+                return
+            user = {"verify": self.grid_worker(case), "close": self.dispatcher(case),
+                    "evaluate": self.dispatcher(case)}.get(name) or self.users[case.handler_id]
+            extra = {"comment": "已按回访意见重新处置"} if name == "report_back" else {}
+            if name == "evaluate":
+                extra["satisfaction"] = self.again.choices(["satisfied", "basically_satisfied", "unsatisfied"],
+                                                           [70, 25, 5])[0]
+            case = self.run(user, case, name, t, **extra)
 
     def build(self, count: int, days: int = 365) -> int:
         end = utcnow()
