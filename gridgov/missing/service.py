@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -163,8 +164,14 @@ def register_person(db: Session, cipher: DataCipher, who: Principal, data: Perso
     person = MissingProne(resident_id=resident.id, grid_code=resident.grid_code, region_path=resident.region_path,
                           home_address=values.pop("home_address") or resident.address, created_by=who.user_id,
                           **values)
-    db.add(person)
-    db.flush()
+    try:
+        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
+            db.add(person)
+            db.flush()
+    except IntegrityError:
+        # Registered by someone else since the look above (two clicks at once): one entry per person.
+        existing = db.scalar(select(MissingProne.id).where(MissingProne.resident_id == resident.id))
+        raise Conflict("该居民已在易走失人员名册中（编号 {id}）", code="already_registered", id=existing) from None
     return person
 
 
@@ -309,7 +316,9 @@ class Sighting:
 def _checked_sighting(data: Sighting, now: datetime, need_point: bool = True) -> tuple[datetime, float, float]:
     problems: dict[str, FieldProblem] = {}
     at = data.at or now
-    if at.tzinfo is None or at > now + timedelta(minutes=10):
+    if at.tzinfo is None:
+        problems["at"] = FieldProblem("时间须带时区")
+    elif at > now + timedelta(minutes=10):
         problems["at"] = FieldProblem("时间不能晚于现在")
     elif at < now - timedelta(days=30):
         problems["at"] = FieldProblem("时间不能早于 30 天前")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.core.config import Settings
-from gridgov.core.db import dialect_insert, utcnow
+from gridgov.core.db import dialect_insert, one_of, utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.people.models import Resident, ResidentTag, TagKind
 from gridgov.regions.coords import CRS_NAMES, to_wgs84
@@ -111,6 +111,19 @@ def next_due_date(anchor: date, visit_days: int) -> date:
     return anchor + timedelta(days=visit_days)
 
 
+def _free_due_date(due: date, anchor: date, taken: set[date]) -> date:
+    """`due`, unless a visit done for the same person and tag holds that date (one done early, on
+    the day the one before it was done or the tag added): then the day before, so the person is
+    still visited within the frequency, but never on or before the visit it follows; failing that,
+    the day after the last date taken."""
+    day = due
+    while day in taken:
+        day -= timedelta(days=1)
+        if day <= anchor:
+            return max(taken) + timedelta(days=1)
+    return day
+
+
 def generate_due_visits(db: Session, today: date, tz: str = "Asia/Shanghai", horizon_days: int = HORIZON_DAYS,
                         region_path: str = "/", batch: int = 1000) -> GenerationReport:
     """Idempotent and safe to run concurrently: a row is only inserted when (resident, tag, due
@@ -125,6 +138,7 @@ def generate_due_visits(db: Session, today: date, tz: str = "Asia/Shanghai", hor
     report.dropped = db.execute(delete(Visit).where(Visit.status == "due", Visit.tag_code != "", in_scope,
                                                     ~still_scheduled).execution_options(synchronize_session=False)
                                 ).rowcount or 0
+    _follow_moves(db, region_path)
     last_done = (select(Visit.resident_id, Visit.tag_code, func.max(Visit.visited_at).label("at"))
                  .where(Visit.status == "done", Visit.tag_code != "").group_by(Visit.resident_id, Visit.tag_code)
                  .subquery())
@@ -141,17 +155,50 @@ def generate_due_visits(db: Session, today: date, tz: str = "Asia/Shanghai", hor
         due = next_due_date(anchor, r.visit_days)
         if due <= horizon:
             rows.append({"resident_id": r.resident_id, "tag_code": r.tag_code, "grid_code": r.grid_code,
-                         "region_path": r.region_path, "due_date": due})
+                         "region_path": r.region_path, "due_date": due, "anchor": anchor})
     workers = grid_workers(db, {row["grid_code"] for row in rows}) if rows else {}
     now = utcnow()
     for start in range(0, len(rows), batch):
-        chunk = [{**row, "worker_id": workers.get(row["grid_code"]), "status": "due", "place": "", "met": "",
+        chunk = rows[start:start + batch]
+        # A done visit may hold the date (resident, tag, due date) is unique on: ON CONFLICT would
+        # then skip the row on every run, and the person would never be due a visit again.
+        taken = _done_due_dates(db, chunk)
+        chunk = [{**{k: v for k, v in row.items() if k != "anchor"},
+                  "due_date": _free_due_date(row["due_date"], row["anchor"],
+                                             taken.get((row["resident_id"], row["tag_code"]), set())),
+                  "worker_id": workers.get(row["grid_code"]), "status": "due", "place": "", "met": "",
                   "findings": "", "follow_up": "", "created_at": now, "version": 1}
-                 for row in rows[start:start + batch]]
+                 for row in chunk]
         stmt = _insert_ignoring_duplicates(db, chunk)
         report.created += len(db.execute(stmt).all())
     report.assigned = _assign_unassigned(db, in_scope)
     return report
+
+
+def _done_due_dates(db: Session, rows: list[dict]) -> dict[tuple[int, str], set[date]]:
+    """The due dates of the visits done after each row's anchor, by (resident, tag)."""
+    taken: dict[tuple[int, str], set[date]] = {}
+    q = (select(Visit.resident_id, Visit.tag_code, Visit.due_date)
+         .where(Visit.status == "done", one_of(db, Visit.resident_id, sorted({r["resident_id"] for r in rows})),
+                Visit.due_date > min(r["anchor"] for r in rows)))
+    for resident_id, tag_code, due_date in db.execute(q):
+        taken.setdefault((resident_id, tag_code), set()).add(due_date)
+    return taken
+
+
+def _follow_moves(db: Session, region_path: str) -> None:
+    """An open due visit follows its person to the grid they now live in (the register's edit
+    moves the person, not the visit): else it stays on the old grid's list and overdue count, in
+    the old worker's reach and out of the new one's. It is given to the new grid's worker below."""
+    resident = select(Resident).where(Resident.id == Visit.resident_id)
+    moved = exists(resident.where(Resident.region_path.startswith(region_path, autoescape=True),
+                                  (Resident.grid_code != Visit.grid_code) | (Resident.region_path != Visit.region_path))
+                   .with_only_columns(Resident.id))
+    db.execute(update(Visit).where(Visit.status == "due", moved)
+               .values(grid_code=resident.with_only_columns(Resident.grid_code).scalar_subquery(),
+                       region_path=resident.with_only_columns(Resident.region_path).scalar_subquery(),
+                       worker_id=None)
+               .execution_options(synchronize_session=False))
 
 
 def _insert_ignoring_duplicates(db: Session, rows: list[dict]):
@@ -384,6 +431,15 @@ def create_visit(db: Session, who: Principal, resident_id: int, tag_code: str, d
     tag_code = (tag_code or "").strip()
     if tag_code and tag_code not in {t.code for t in scheduled_tags(db, resident.id)}:
         raise ValidationFailed({"tag_code": FieldProblem("该居民没有有效的“{tag}”标签", tag=tag_code)})
+    if data.visited_at is not None and data.visited_at.tzinfo is not None:
+        # A phone that lost the answer sends the same visit again, at the time it was made: that is
+        # the visit recorded already (the due visit it completed is no longer open, and a second,
+        # ad hoc one would count the person visited twice).
+        sent = db.scalar(select(Visit).where(Visit.resident_id == resident.id, Visit.tag_code == tag_code,
+                                             Visit.status == "done", Visit.done_by == who.user_id,
+                                             Visit.visited_at == data.visited_at).limit(1))
+        if sent is not None:
+            return sent
     if tag_code:
         open_visit = db.scalar(select(Visit).where(Visit.resident_id == resident.id, Visit.tag_code == tag_code,
                                                    Visit.status == "due").order_by(Visit.due_date))
@@ -393,9 +449,9 @@ def create_visit(db: Session, who: Principal, resident_id: int, tag_code: str, d
     visit = Visit(resident_id=resident.id, tag_code=tag_code, worker_id=who.user_id, grid_code=resident.grid_code,
                   region_path=resident.region_path, due_date=at.astimezone(ZoneInfo(tz)).date(), status="due")
     _apply(visit, who, data, at, lon, lat)
-    db.add(visit)
     try:
-        with db.begin_nested():
+        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
+            db.add(visit)
             db.flush()
     except IntegrityError:
         raise Conflict("该居民在 {day} 已有一条{kind}走访记录，请打开那条记录", code="visit_exists",
@@ -408,6 +464,11 @@ def add_photo(db: Session, settings: Settings, who: Principal, visit_id: int, fi
     who.require("visits.log")
     visit = get_visit(db, who, visit_id)
     img = store_image(settings, filename, data)
+    # A phone that lost the answer sends the same photo again: it is the photo already kept.
+    kept = db.scalar(select(VisitPhoto).where(VisitPhoto.visit_id == visit.id, VisitPhoto.sha256 == img.sha256)
+                     .order_by(VisitPhoto.id).limit(1))
+    if kept is not None:
+        return kept
     photo = VisitPhoto(visit_id=visit.id, filename=img.filename, content_type=img.content_type, size=img.size,
                        sha256=img.sha256)
     db.add(photo)
@@ -509,7 +570,9 @@ def create_service(db: Session, who: Principal, locator, data: NewService, now: 
     elif len(data.title.strip()) > 120:
         problems["title"] = FieldProblem("长度不能超过 {limit}", limit=120)
     at = data.served_at or now
-    if at.tzinfo is None or at > now + timedelta(minutes=10):
+    if at.tzinfo is None:
+        problems["served_at"] = FieldProblem("时间须带时区")
+    elif at > now + timedelta(minutes=10):
         problems["served_at"] = FieldProblem("服务时间不能晚于现在")
     lon, lat = _checked_point(data, problems)
     if problems:

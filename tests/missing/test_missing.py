@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridgov.accounts.models import User
 from gridgov.core.audit import AuditEntry
@@ -167,3 +167,51 @@ def test_the_police_reveal_the_guardians_phones_while_the_person_is_missing(clie
                         headers=auth("bmgaj01"))
     assert found.status_code == 200, found.text
     assert client.post(reveal, json={"reason": "出警联系监护人"}, headers=auth("bmgaj01")).status_code == 403
+
+
+def test_two_registrations_of_one_person_at_once_give_one_entry_and_a_conflict(app, client, auth, resident,
+                                                                               sessions):
+    """Two people register the same resident at the same moment: the second is told the person is
+    registered, not a server error."""
+    import threading
+    import time
+
+    from gridgov.core.crypto import data_cipher
+    from gridgov.core.errors import Conflict
+    from gridgov.missing import service
+    from tests.visits.test_generation import _worker
+
+    rid = resident("同时登记")
+    who, cipher = _worker(sessions), data_cipher(app.state.settings)
+    data = service.PersonInput(resident_id=rid, guardian_name="王监护", guardian_phone="13907330001")
+    outcome = []
+
+    def second():
+        with sessions() as db:
+            try:
+                service.register_person(db, cipher, who, data)
+                db.commit()
+                outcome.append("registered")
+            except Conflict as exc:
+                outcome.append(exc.code)
+            except Exception as exc:  # pragma: no cover - the failure reported below
+                outcome.append(repr(exc))
+
+    with sessions() as db:
+        service.register_person(db, cipher, who, data)  # written, not yet committed
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1)  # the second has looked, found nobody, and waits to write
+        db.commit()
+    thread.join()
+    assert outcome == ["already_registered"]
+    with sessions() as db:
+        assert db.scalar(select(func.count(MissingProne.id)).where(MissingProne.resident_id == rid)) == 1
+
+
+def test_a_time_without_a_time_zone_is_refused_for_that_reason(client, auth, resident, sessions):
+    p = _register(client, auth, resident)
+    lon, lat = point_in(sessions, GRID)
+    r = client.post(f"/api/v1/missing/{p['id']}/alerts", json={"lon": lon, "lat": lat, "at": "2026-01-05T10:00:00"},
+                    headers=auth(WORKER))
+    assert r.status_code == 422 and r.json()["error"]["fields"]["at"] == "时间须带时区"

@@ -8,7 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridgov.cases.models import Case
 from gridgov.catalog.models import CatalogItem, Category
@@ -169,3 +169,35 @@ def test_the_visit_page_turns_a_finding_into_a_case_in_one_click(app, client, au
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/cases/")
     assert client.get(r.headers["location"], headers=PAGE_HEADERS).status_code == 200
+
+
+def test_a_photo_resent_over_a_bad_connection_is_kept_once(app, client, auth, resident):
+    v = _overdue_visit(app, resident, "照片重发")
+    url = f"/api/v1/visits/{v['id']}/photos"
+    first = client.post(url, files={"file": ("a.png", PNG, "image/png")}, headers=auth(WORKER))
+    again = client.post(url, files={"file": ("a.png", PNG, "image/png")}, headers=auth(WORKER))
+    assert first.status_code == again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    other = client.post(url, files={"file": ("b.png", PNG + b"\x01", "image/png")}, headers=auth(WORKER))
+    photos = client.get(f"/api/v1/visits/{v['id']}", headers=auth(WORKER)).json()["photos"]
+    assert [p["id"] for p in photos] == [first.json()["id"], other.json()["id"]]
+
+
+def test_times_without_a_time_zone_are_refused_for_that_reason(client, auth, resident):
+    body = {"role": "help", "title": "上门帮扶", "resident_id": resident("无时区"), "served_at": "2026-01-05T10:00:00"}
+    r = client.post("/api/v1/services", json=body, headers=auth(WORKER))
+    assert r.status_code == 422 and r.json()["error"]["fields"]["served_at"] == "时间须带时区"
+
+
+def test_an_ad_hoc_visit_resent_over_a_bad_connection_is_recorded_once(app, client, auth, resident, sessions):
+    v = _overdue_visit(app, resident, "重发走访")
+    body = {"resident_id": v["resident_id"], "tag_code": "living_alone", "met": "本人", "place": "家中",
+            "visited_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
+    first = client.post("/api/v1/visits", json=body, headers=auth(WORKER))
+    again = client.post("/api/v1/visits", json=body, headers=auth(WORKER))  # the first answer was lost
+    assert first.status_code == again.status_code == 201 and again.json()["id"] == first.json()["id"] == v["id"]
+    untagged = {**body, "tag_code": "", "place": "小区花园"}
+    one = client.post("/api/v1/visits", json=untagged, headers=auth(WORKER))
+    two = client.post("/api/v1/visits", json=untagged, headers=auth(WORKER))
+    assert one.status_code == two.status_code == 201 and two.json()["id"] == one.json()["id"]
+    with sessions() as db:
+        assert db.scalar(select(func.count(Visit.id)).where(Visit.resident_id == v["resident_id"])) == 2

@@ -1,5 +1,6 @@
 """Due visits from tag frequencies: dates across month and year ends and leap days (local dates,
-Asia/Shanghai), idempotent and concurrent runs, removed tags, the worker the visit goes to."""
+Asia/Shanghai), idempotent and concurrent runs, removed tags, the worker the visit goes to, a visit
+done early, a person who moves to another grid."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.people.models import Resident, ResidentTag
 from gridgov.people.tagging import sync_active_tags
+from gridgov.regions.models import Region
 from gridgov.visits import service
 from gridgov.visits.models import Visit
-from tests.visits.conftest import GRID
+from tests.visits.conftest import GRID, OTHER_GRID_WORKER, WORKER
 
 
 def _due(sessions, resident_id: int) -> list[tuple[str, date, str]]:
@@ -117,3 +119,43 @@ def test_concurrent_runs_make_each_visit_once(app, sessions, resident):
     assert errors == []
     for rid in rids:
         assert _due(sessions, rid) == [("living_alone", date(2026, 6, 8), "due")]
+
+
+def test_a_visit_done_on_the_day_it_was_generated_is_followed_by_the_next_one(app, sessions, resident):
+    # The tag is added and the person visited the same day (the worker tags them during the visit):
+    # the next visit falls on the date the visit just done was due, which that row holds already.
+    rid = resident("当天走访", tags={"living_alone": datetime(2026, 7, 1, 2, tzinfo=UTC)})
+    _generate(sessions, date(2026, 7, 1))
+    assert _due(sessions, rid) == [("living_alone", date(2026, 7, 8), "due")]
+    with sessions() as db:
+        visit = db.scalar(select(Visit).where(Visit.resident_id == rid))
+        service.record_visit(db, _worker(sessions), visit.id, visit.version,
+                             service.VisitRecord(met="本人", place="家中"), now=datetime(2026, 7, 1, 6, tzinfo=UTC))
+        db.commit()
+    _generate(sessions, date(2026, 7, 1))
+    _generate(sessions, date(2026, 7, 2))
+    # Still visited weekly: due the day before the date the early visit keeps.
+    assert _due(sessions, rid) == [("living_alone", date(2026, 7, 7), "due"),
+                                   ("living_alone", date(2026, 7, 8), "done")]
+
+
+def test_a_person_who_moves_takes_their_due_visit_to_the_new_grid(app, client, auth, sessions, resident):
+    rid = resident("搬家", tags={"living_alone": datetime(2026, 8, 1, 4, tzinfo=UTC)})
+    _generate(sessions, date(2026, 8, 8))
+    new_grid = OTHER_GRID_WORKER.removeprefix("wg")
+    with sessions() as db:
+        grid = db.get(Region, new_grid)
+        person = db.get(Resident, rid)
+        person.grid_code, person.region_path = grid.code, grid.path  # as the register's edit does
+        db.commit()
+        report = service.generate_due_visits(db, date(2026, 8, 20), "Asia/Shanghai", region_path=grid.path)
+        db.commit()
+        visit = db.scalar(select(Visit).where(Visit.resident_id == rid))
+        new_worker = db.scalar(select(User.id).where(User.username == OTHER_GRID_WORKER))
+        assert (visit.grid_code, visit.region_path, visit.worker_id) == (grid.code, grid.path, new_worker)
+        assert report.assigned >= 1
+    assert _due(sessions, rid) == [("living_alone", date(2026, 8, 8), "due")]  # still the one visit, overdue
+    assert client.get(f"/api/v1/visits/{visit.id}", headers=auth(WORKER)).status_code == 404
+    mine = client.get("/api/v1/visits", params={"status": "overdue", "mine": "true"},
+                      headers=auth(OTHER_GRID_WORKER)).json()
+    assert visit.id in [i["id"] for i in mine["items"]]
