@@ -125,7 +125,8 @@ def _entries(db: Session, batch: int = 5000) -> Iterator[AuditEntry]:
             return
         yield from rows
         last = rows[-1].seq
-        db.expunge_all()
+        for row in rows:  # only these: the caller's session may hold work of its own
+            db.expunge(row)
 
 
 def verify_chain(db: Session, cipher: DataCipher) -> ChainReport:

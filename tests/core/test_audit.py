@@ -15,6 +15,7 @@ from gridgov.core import audit
 from gridgov.core.config import Settings
 from gridgov.core.crypto import data_cipher
 from gridgov.core.db import make_engine, make_sessionmaker
+from gridgov.regions.models import MetaValue
 from tests.conftest import TEST_DATA_KEY, migrated
 
 ACTOR = audit.Actor(7, "测试员（tester）")
@@ -136,3 +137,18 @@ def test_concurrent_writers_never_fork_the_chain(chain):
     with sessions() as db:
         report = audit.verify_chain(db, cipher)
     assert report.ok and report.entries == 25
+
+
+def test_verifying_leaves_the_callers_own_objects_in_its_session(chain):
+    """Verifying reads the chain in batches and lets go of what it read, only that: an object the
+    caller loaded before still belongs to its session, and a change to it is saved."""
+    _, sessions, cipher, _ = chain
+    with sessions() as db:
+        db.add(MetaValue(key="probe", counter=0, value="before"))
+        db.commit()
+        probe = db.get(MetaValue, "probe")
+        assert audit.verify_chain(db, cipher).ok
+        probe.value = "after"
+        db.commit()
+    with sessions() as db:
+        assert db.get(MetaValue, "probe").value == "after"
