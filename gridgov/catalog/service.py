@@ -22,9 +22,11 @@ from gridgov.core.errors import FieldProblem, NotFound, ValidationFailed
 from gridgov.departments.models import Department
 
 MANAGE = "catalog.manage"
-MAJOR_CODE = re.compile(r"^\d{2}$")
-MINOR_CODE = re.compile(r"^\d{4}$")
-ITEM_CODE = re.compile(r"^\d{6}$")
+# ASCII digits only: `\d` also takes full-width ０-９ (typed with a Chinese IME) and other scripts'
+# digits, which look like a code but would make a second 大类 "０１" beside 01.
+MAJOR_CODE = re.compile(r"^[0-9]{2}$")
+MINOR_CODE = re.compile(r"^[0-9]{4}$")
+ITEM_CODE = re.compile(r"^[0-9]{6}$")
 CATEGORY_KINDS = {"urban": "城市管理", "social": "社会治理"}
 URBAN_MAJORS = {"01", "02", "03", "04", "05"}  # the CJ/T 214 event classes
 MAX_AMOUNT = 10000
@@ -240,7 +242,8 @@ def check_item(values: Mapping[str, Any], known: Known, *, current: CatalogItem 
     given = {k: values[k] for k in ITEM_FIELDS if k in values}
     creating = current is None
     for required in ("code", "name", "category_code", "department_code", "handling_level"):
-        if creating and _text(given.get(required)) == "":
+        # Also when an update clears one: the rule broken is "required", not the code's format.
+        if (creating or required in given) and _text(given.get(required)) == "":
             p[required] = FieldProblem("必填")
 
     if creating and "code" not in p:

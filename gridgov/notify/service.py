@@ -136,24 +136,29 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings, now: dateti
     so two workers never deliver the same message twice. (A worker that dies in the middle of a
     webhook call leaves it to be posted again after the claim's lease: receivers dedupe on
     message_id, also sent as the Idempotency-Key header.)
+
+    `now` fixes the time the whole drain acts at (for tests); by default each message is claimed,
+    leased and backed off from the clock's time when the drain comes to it.
     """
-    now = now or utcnow()
     post = post or http_poster()
     report = DeliveryReport()
     webhook_failures = 0
     for _ in range(batch):
+        # Not the drain's start: a drain waiting on a slow gateway outlasts the lease, and a lease
+        # reckoned from its start would be over before the message was even claimed.
+        at = now or utcnow()
         with sessions() as db:
-            msg = _next_due(db, now, with_webhooks=webhook_failures < WEBHOOK_FAILURES_BEFORE_PAUSE)
+            msg = _next_due(db, at, with_webhooks=webhook_failures < WEBHOOK_FAILURES_BEFORE_PAUSE)
             if msg is None:
                 break
             if msg.channel == INBOX:
-                _deliver_to_inbox(db, msg, settings, now, report, max_attempts)
+                _deliver_to_inbox(db, msg, settings, at, report, max_attempts)
             elif msg.channel == WEBHOOK:
-                posted = _deliver_to_webhook(db, msg, settings, now, post, timeout, report, max_attempts)
+                posted = _deliver_to_webhook(db, msg, settings, at, post, timeout, report, max_attempts)
                 if posted is not None:
                     webhook_failures = 0 if posted else webhook_failures + 1
             else:
-                _record_failure(db, msg.id, now, f"unknown channel {msg.channel!r}", report, dead=True)
+                _record_failure(db, msg.id, at, f"unknown channel {msg.channel!r}", report, dead=True)
     return report
 
 

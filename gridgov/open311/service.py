@@ -131,7 +131,8 @@ def request_token(secret: str, case_id: int) -> str:
 
 def case_for_token(db: Session, secret: str, token: str) -> Case | None:
     head, _, _sig = token.partition("-")
-    if not head.isdigit() or len(head) > 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500, not a 404).
+    if not (head.isascii() and head.isdigit()) or len(head) > 12:
         return None
     if not hmac.compare_digest(request_token(secret, int(head)), token):
         return None

@@ -200,3 +200,16 @@ def test_absent_optional_columns_keep_current_values(db):
     assert errors_of(report) == [] and report.updated == 1
     assert item.keywords == keywords
     assert item.time_limits == {**limits, "handle": {"amount": 1, "unit": "urgent_hours"}}
+
+
+def test_codes_in_full_width_digits_are_refused_not_made_into_new_categories(db):
+    # Typed with a Chinese IME in full-width mode: they look like 01/0199/019901 but are other
+    # characters, and must not become a second 市容环境 大类 beside 01.
+    before = snapshot(db)
+    row = new_row(事项编码="０１９９０１", 大类编码="０１", 小类编码="０１９９")
+    report = excel.import_workbook(db, workbook([row]))
+    assert errors_of(report) == [(2, "事项编码", "事项编码必须是 6 位数字"), (2, "大类编码", "大类编码必须是 2 位数字"),
+                                 (2, "小类编码", "小类编码必须是 4 位数字")]
+    assert not report.written
+    db.expire_all()
+    assert snapshot(db) == before

@@ -54,10 +54,13 @@ def test_required_fields_are_named(db):
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("code", "01990", "事项编码必须是 6 位数字"),
     ("code", "01990A", "事项编码必须是 6 位数字"),
+    ("code", "０１９９０１", "事项编码必须是 6 位数字"),  # full-width digits (a Chinese IME): not our code
+    ("code", "٠١٩٩٠١", "事项编码必须是 6 位数字"),
     ("code", "099999", "事项编码必须以小类编码 0199 开头"),
     ("code", "010101", "事项编码 010101 已存在"),
     ("name", "名" * 101, "长度不能超过 100"),
     ("category_code", "01", "小类编码必须是 4 位数字"),
+    ("category_code", "０１９９", "小类编码必须是 4 位数字"),
     ("category_code", "0198", "小类 0198 不存在"),
     ("department_code", "XXX", "部门代码 XXX 不存在"),
     ("handling_level", "city", "处置层级必须是以下之一：community（社区）、street（街道）、district（区）"),
@@ -122,6 +125,16 @@ def test_update_changes_only_the_fields_given_and_keeps_the_code(db):
     assert exc.value.fields["name"].render("zh") == "必填"
 
 
+def test_clearing_a_required_field_on_update_says_it_is_required(db):
+    # An edit form whose department was cleared, or an import row for an existing item with an
+    # empty cell: the rule broken is "required", not "department code '' does not exist".
+    with pytest.raises(ValidationFailed) as exc:
+        service.update_item(db, ADMIN, "010101", {"department_code": " ", "handling_level": "",
+                                                  "category_code": ""})
+    assert {k: p.render("zh") for k, p in exc.value.fields.items()} == {
+        "department_code": "必填", "handling_level": "必填", "category_code": "必填"}
+
+
 def test_reading_is_for_everyone_changing_needs_catalog_manage(db, scratch_minor):
     assert service.get_item_by_code(db, "010101").name == "暴露垃圾"
     with pytest.raises(Forbidden):
@@ -149,6 +162,7 @@ def test_list_filters_by_category_department_and_words(db):
 
 @pytest.mark.parametrize(("code", "name", "message"), [
     ("1", "一", "类别编码必须是 2 位数字（大类）或 4 位数字（小类）"),
+    ("０９", "全角", "类别编码必须是 2 位数字（大类）或 4 位数字（小类）"),
     ("01", "重复", "类别编码 01 已存在"),
     ("9901", "无大类", "大类 99 不存在，请先建立大类"),
     ("", "空", "必填"),

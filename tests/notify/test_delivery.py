@@ -386,3 +386,34 @@ def test_inbox_pages_filters_and_marks_only_the_users_own_items(world):
         db.commit()
         assert service.unread_count(db, world.alice) == 0
         assert service.unread_count(db, world.bob) == 1  # untouched
+
+
+def test_a_slow_gateway_does_not_let_a_second_worker_post_the_same_webhook(world, monkeypatch):
+    # A drain that outlasts the lease (its calls waiting on a slow gateway) must lease each message
+    # from when it claims it, not from when the drain started: else a second worker takes a
+    # message whose lease ran out before it was even claimed, and posts it a second time.
+    settings = world.with_webhook()
+    with world.sessions() as db:
+        notify(db, [world.alice, world.bob], "case.overdue", "超时")
+        db.commit()
+    clock = [utcnow()]
+    monkeypatch.setattr(service, "utcnow", lambda: clock[0])
+    posted: list[int] = []
+    calls = []
+
+    def other_worker(url, body, timeout):
+        posted.append(body["message_id"])
+
+    def slow(url, body, timeout):
+        posted.append(body["message_id"])
+        calls.append(body["message_id"])
+        if len(calls) == 1:
+            clock[0] += timedelta(seconds=CLAIM_LEASE_SECONDS + 30)  # the gateway took its time to answer
+        else:  # a second worker drains while this call is under way
+            deliver_due(world.sessions, settings, now=clock[0], post=other_worker)
+
+    report = deliver_due(world.sessions, settings, post=slow)
+    assert (report.sent, len(calls)) == (4, 2)  # two inbox items, then both webhooks, by this worker
+    hooks = sorted(r.id for r in outbox_rows(world.sessions) if r.channel == "webhook")
+    assert sorted(posted) == hooks  # none posted twice
+    assert {r.status for r in outbox_rows(world.sessions)} == {"sent"}

@@ -395,6 +395,13 @@ def test_tokens_give_back_the_request_id(file, api):
         assert_spec_error(api.get(f"{V2}/tokens/{bad}.json"), 404)
 
 
+def test_a_token_with_other_digits_is_not_found_not_a_server_error(api):
+    # "²" and "١" are digits to str.isdigit() but not to int(): such a token is simply unknown.
+    for bad in ("²-0123456789abcdef0123", "١٢-0123456789abcdef0123"):
+        assert_spec_error(api.get(f"{V2}/tokens/{bad}.json"), 404)
+        assert_spec_error(api.get(f"{V2}/tokens/{bad}.xml"), 404)
+
+
 def test_a_token_is_stable_for_its_request(file):
     key = {"Idempotency-Key": uuid.uuid4().hex}
     assert file(headers=key).json()[0]["token"] == file(headers=key).json()[0]["token"]
