@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -65,6 +66,10 @@ def check_building(data: BuildingInput, grids: GridPaths, who: Principal) -> tup
         problems["grid_code"] = FieldProblem("网格 {code} 不存在", code=data.grid_code)
     elif not who.covers(path):
         problems["grid_code"] = FieldProblem("网格 {code} 不在您的管辖范围内", code=data.grid_code)
+    # The columns' lengths: PostgreSQL refuses a longer value (an error with no field) where SQLite keeps it.
+    for key, limit in (("address", 200), ("structure", 20)):
+        if len((getattr(data, key) or "").strip()) > limit:
+            problems[key] = FieldProblem("长度不能超过 {limit}", limit=limit)
     if data.floors is not None and not 1 <= data.floors <= 200:
         problems["floors"] = FieldProblem("应在 1–200 之间")
     if (data.lon is None) != (data.lat is None):
@@ -82,9 +87,19 @@ def create_building(db: Session, who: Principal, data: BuildingInput) -> Buildin
     building = Building(name=data.name.strip(), grid_code=data.grid_code, region_path=path,
                         address=data.address.strip(), lon=data.lon, lat=data.lat, floors=data.floors,
                         structure=data.structure.strip())
-    db.add(building)
-    db.flush()
+    _add_once(db, building, "name", "该网格内已有同名楼栋")
     return building
+
+
+def _add_once(db: Session, row, key: str, taken: str) -> None:
+    """Adds a row that a unique key allows once. The caller looked for it first; someone who added
+    it since (two clicks at once) is told like the look would have told them."""
+    try:
+        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
+            db.add(row)
+            db.flush()
+    except IntegrityError:
+        raise ValidationFailed({key: FieldProblem(taken)}) from None
 
 
 def get_building(db: Session, who: Principal, building_id: int) -> Building:
@@ -104,10 +119,16 @@ def check_house(data: HouseInput) -> dict[str, FieldProblem]:
     return problems
 
 
+HOUSE_ADDRESS_MAX = 240  # houses.address
+
+
 def house_address(building: Building, unit: str, room: str) -> str:
     unit_part = f"{unit}单元" if unit and not unit.endswith("单元") else unit
     room_part = room if room.endswith("室") else f"{room}室"
-    return f"{building.address}{building.name}{unit_part}{room_part}"
+    rest = f"{building.name}{unit_part}{room_part}"
+    # A building's address (200) and name (100) together may not fit the room's column: the street
+    # gives way, the building, unit and room that tell one room from another never do.
+    return building.address[:HOUSE_ADDRESS_MAX - len(rest)] + rest
 
 
 def create_house(db: Session, who: Principal, data: HouseInput) -> House:
@@ -122,8 +143,7 @@ def create_house(db: Session, who: Principal, data: HouseInput) -> House:
     house = House(building_id=building.id, unit=unit, room=room, floor=data.floor, area_m2=data.area_m2,
                   use=data.use, ownership=data.ownership, rented=data.rented, grid_code=building.grid_code,
                   region_path=building.region_path, address=house_address(building, unit, room), notes=data.notes)
-    db.add(house)
-    db.flush()
+    _add_once(db, house, "room", "该楼栋单元内已有此房号")
     return house
 
 
@@ -139,6 +159,8 @@ def add_residence(db: Session, who: Principal, data: ResidenceInput) -> Residenc
         raise ValidationFailed({"relation": FieldProblem("必须是以下之一：{expected}", expected="、".join(RELATIONS))})
     if data.start_date and data.end_date and data.end_date < data.start_date:
         raise ValidationFailed({"end_date": FieldProblem("结束日期不能早于开始日期")})
+    if len(data.note or "") > 200:
+        raise ValidationFailed({"note": FieldProblem("长度不能超过 {limit}", limit=200)})
     current = db.scalar(select(Residence.id).where(
         Residence.resident_id == person.id, Residence.house_id == house.id, Residence.relation == data.relation,
         Residence.end_date.is_(None)))

@@ -153,7 +153,14 @@ def _syllable(char: str) -> str:
     return re.sub(r"[^a-z0-9]", "", part.lower().replace("ü", "v"))
 
 
+# The lengths of the residents' search-key columns. A name may have 60 characters, and a Latin one
+# gives a letter per character to both keys (45 letters of a passport name are 45 "initials"):
+# PostgreSQL refuses a longer value where SQLite keeps it, so the keys are cut to fit. A prefix
+# search never types that far.
+PINYIN_MAX, INITIALS_MAX = 160, 40
+
+
 def pinyin_keys(name: str) -> tuple[str, str]:
     """("zhangsan", "zs") for 张三."""
     syllables = name_syllables(name)
-    return "".join(syllables), "".join(s[0] for s in syllables)
+    return "".join(syllables)[:PINYIN_MAX], "".join(s[0] for s in syllables)[:INITIALS_MAX]

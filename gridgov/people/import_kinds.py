@@ -205,7 +205,8 @@ class HouseRow:
 
 
 HOUSE_HEADERS = {c.key: c.header for c in sheets.HOUSE_COLUMNS}
-BUILDING_FIELDS = {"name": "building", "grid_code": "grid_code", "floors": "floors", "lon": "lon"}
+BUILDING_FIELDS = {"name": "building", "grid_code": "grid_code", "floors": "floors", "lon": "lon",
+                   "address": "building_address", "structure": "structure"}
 
 
 class HouseImporter(Importer):

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.core.db import Base, UTCDateTime, utcnow
+from gridgov.people.identity import INITIALS_MAX, PINYIN_MAX
 
 TAGGED = "active_tags <> ''"  # the condition of the tagged people's indexes; a search names it to use them
 
@@ -42,8 +43,8 @@ class Resident(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # registered 户籍 | floating 流动 | overseas 境外
     name: Mapped[str] = mapped_column(search_key(60))
-    name_pinyin: Mapped[str] = mapped_column(search_key(160))  # "zhangsan"
-    name_initials: Mapped[str] = mapped_column(search_key(40))  # "zs"
+    name_pinyin: Mapped[str] = mapped_column(search_key(PINYIN_MAX))  # "zhangsan"
+    name_initials: Mapped[str] = mapped_column(search_key(INITIALS_MAX))  # "zs"
     id_type: Mapped[str] = mapped_column(String(10))  # ric 身份证 | passport 护照 | permit 通行证/居留证
     id_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
+from stdnum.cn import ric
 
 from gridgov.accounts.access import Principal
 from gridgov.core.db import one_of
@@ -93,11 +94,16 @@ def _clauses(ctx: PeopleContext, q: str) -> list[_Clause]:
         return [_Clause("id_tail", Resident.id_tail == digits, (Resident.id_tail, Resident.id)),
                 _Clause("phone_tail", Resident.phone_tail == digits, (Resident.phone_tail, Resident.id))]
     if re.fullmatch(r"\d{17}[\dX]", digits):
+        # The layout of a 居民身份证, and of the 港澳台居民居住证 (810000, 820000, 830000), registered
+        # as permits: the number is looked up as either. Every such document carries the check
+        # character, so one that fails it is mistyped, and the rule says so.
+        hashes = [id_hash(ctx, parse_id(digits, t)) for t in ID_TYPES if t != "ric"]
         try:
-            number = parse_id(digits, "ric")
+            hashes.append(id_hash(ctx, parse_id(digits, "ric")))
         except IdentityError as exc:
-            raise ValidationFailed({"q": FieldProblem(exc.rule)}) from None
-        return [_Clause("id_number", Resident.id_hash == id_hash(ctx, number), by_id)]
+            if ric.calc_check_digit(digits) != digits[-1]:
+                raise ValidationFailed({"q": FieldProblem(exc.rule)}) from None
+        return [_Clause("id_number", Resident.id_hash.in_(hashes), by_id)]
     try:
         phone = parse_phone(q)
     except IdentityError:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -173,8 +174,14 @@ def resident_digest(ctx: PeopleContext, clean: CleanResident) -> str:
     return clean.digest
 
 
+def phone_key(phone: str) -> str:
+    """A phone as it is compared and looked up. parse_phone keeps a landline's hyphen as written,
+    so 0731-28881234 and （0731）28881234 are one number told two ways."""
+    return phone.replace("-", "")
+
+
 def phone_hash(ctx: PeopleContext, phone: str) -> str:
-    return ctx.cipher.lookup_hash(phone, PHONE_CONTEXT)
+    return ctx.cipher.lookup_hash(phone_key(phone), PHONE_CONTEXT)
 
 
 def new_resident_row(ctx: PeopleContext, clean: CleanResident, source: str, actor_id: int | None,
@@ -212,7 +219,7 @@ def _shown(value) -> str:
 
 
 def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident], source: str,
-                     actor_id: int | None) -> list[MergeOutcome]:
+                     actor_id: int | None, looked_again: bool = False) -> list[MergeOutcome]:
     """Creates the people not yet registered and merges the rest, in one pass over the batch.
     The caller has checked every row and removed duplicates within the batch."""
     hashes = [resident_digest(ctx, r) for r in rows]
@@ -234,7 +241,20 @@ def upsert_residents(db: Session, ctx: PeopleContext, rows: list[CleanResident],
         else:
             outcomes[i] = _merge(db, ctx, person, clean, source, actor_id, open_conflicts.get(person.id, set()))
     if new_rows:
-        insert_rows(db, Resident.__table__, new_rows)
+        # COPY (insert_rows on PostgreSQL) raises the driver's own error, not SQLAlchemy's wrapping of it.
+        taken = (IntegrityError, db.get_bind().dialect.dbapi.IntegrityError)
+        try:
+            with db.begin_nested():  # begin_nested() flushes the merges above before its SAVEPOINT
+                insert_rows(db, Resident.__table__, new_rows)
+        except taken:
+            if looked_again:
+                raise
+            # Registered by someone else since the look above (two clicks at once, two imports of
+            # the same people): look again, and they merge like those found the first time.
+            again = upsert_residents(db, ctx, [rows[i] for i in new_index], source, actor_id, looked_again=True)
+            for i, outcome in zip(new_index, again, strict=True):
+                outcomes[i] = outcome
+            return outcomes  # type: ignore[return-value]
         new_hashes = [r["id_hash"] for r in new_rows]
         ids: dict[str, int] = {}
         for start in range(0, len(new_hashes), 500):
@@ -263,7 +283,7 @@ def _merge(db: Session, ctx: PeopleContext, person: Resident, clean: CleanReside
     for key in MERGED:
         new = clean.phone if key == "phone" else incoming.get(key)
         old = current_phone if key == "phone" else getattr(person, key)
-        if new in (None, "") or new == old:
+        if new in (None, "") or new == old or (key == "phone" and phone_key(new) == phone_key(old)):
             continue
         if old in (None, ""):
             if key == "phone":
@@ -396,7 +416,12 @@ def update_resident(db: Session, ctx: PeopleContext, who: Principal, resident_id
     clean, problems = check_resident(data, GridPaths(db), who)
     if problems:
         raise ValidationFailed(problems)
-    for key, value in clean.values.items():
+    values = dict(clean.values)
+    # A blank kind or nationality is "not stated" (see ResidentInput): it keeps the record's, as a new
+    # record gets one from its document; a blank is no kind a search or an export knows.
+    values["kind"] = values["kind"] or person.kind
+    values["nationality"] = values["nationality"] or person.nationality
+    for key, value in values.items():
         setattr(person, key, value)
     person.region_path = clean.region_path
     person.name_pinyin, person.name_initials = pinyin_keys(person.name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, attributes
 
 from gridgov.accounts.access import Principal
@@ -198,8 +199,13 @@ def add_tag(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, c
         raise AppError("此人已有该标签", code="tag_exists")
     if tag is None:
         tag = ResidentTag(resident_id=resident_id, tag_code=code, status="active", details=clean, source=source)
-        db.add(tag)
-        db.flush()
+        try:
+            with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
+                db.add(tag)
+                db.flush()
+        except IntegrityError:
+            # Added by someone else since the look above (two clicks at once): one row per person and tag.
+            raise AppError("此人已有该标签", code="tag_exists") from None
         _history(db, tag, who, "add", {}, reason)
     else:
         before = _state(tag)

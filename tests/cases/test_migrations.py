@@ -3,8 +3,6 @@ each upgrade carries the old rows over and each downgrade brings them back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import sqlalchemy as sa
 
@@ -13,24 +11,9 @@ from gridgov.core import migrate
 from gridgov.core.crypto import cipher_for
 from gridgov.core.db import make_engine
 from tests.conftest import TEST_DATA_KEY
+from tests.rows import insert_full_row
 
 GRID = "43020300100101"
-
-
-def _filler(column: sa.Column):
-    """A value of the column's type, for the NOT NULL columns a test row does not care about."""
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        kind = str
-    return {int: 0, float: 0.0, bool: False, bytes: b"x", datetime: datetime(2026, 11, 1, tzinfo=UTC),
-            dict: {}}.get(kind, "x")
-
-
-def _insert_full_row(conn, table: sa.Table, **values) -> None:
-    row = {c.name: _filler(c) for c in table.columns
-           if not c.nullable and c.name not in values and not (c.primary_key and c.autoincrement in (True, "auto"))}
-    conn.execute(table.insert().values(**row, **values))
 
 
 def test_the_migration_encrypts_stored_numbers_and_the_downgrade_restores_them(backend, databases):
@@ -40,9 +23,9 @@ def test_the_migration_encrypts_stored_numbers_and_the_downgrade_restores_them(b
         meta = sa.MetaData()
         regions, cases = (sa.Table(n, meta, autoload_with=engine) for n in ("regions", "cases"))
         with engine.begin() as conn:
-            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
             for n, phone in enumerate([" 13912345678 ", "", "免提电话"]):
-                _insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID, reporter_phone=phone)
+                insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID, reporter_phone=phone)
         migrate.upgrade(engine, data_key=TEST_DATA_KEY)
         cipher = cipher_for(TEST_DATA_KEY)
         with engine.connect() as conn:
@@ -68,12 +51,12 @@ def test_idempotency_keys_move_onto_their_cases_and_back(backend, databases):
         regions, cases, keys = (sa.Table(n, meta, autoload_with=engine)
                                 for n in ("regions", "cases", "idempotency_keys"))
         with engine.begin() as conn:
-            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
             for n in range(3):
-                _insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID)
+                insert_full_row(conn, cases, number=f"SJ{n}", grid_code=GRID)
             ids = dict(conn.execute(sa.select(cases.c.number, cases.c.id)).all())
-            _insert_full_row(conn, keys, scope="user:7", key="k-1", case_id=ids["SJ0"])
-            _insert_full_row(conn, keys, scope="open311:2", key="k-1", case_id=ids["SJ2"])
+            insert_full_row(conn, keys, scope="user:7", key="k-1", case_id=ids["SJ0"])
+            insert_full_row(conn, keys, scope="open311:2", key="k-1", case_id=ids["SJ2"])
         migrate.upgrade(engine, "0010")
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT number, idempotency_scope, idempotency_key FROM cases "
@@ -83,7 +66,7 @@ def test_idempotency_keys_move_onto_their_cases_and_back(backend, databases):
             assert "idempotency_keys" not in sa.inspect(conn).get_table_names()
         after = sa.Table("cases", sa.MetaData(), autoload_with=engine)
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # a key belongs to one case
-            _insert_full_row(conn, after, number="SJ9", grid_code=GRID,
+            insert_full_row(conn, after, number="SJ9", grid_code=GRID,
                              idempotency_scope="user:7", idempotency_key="k-1")
         migrate.downgrade(engine, "0009")
         with engine.connect() as conn:
@@ -105,11 +88,11 @@ def test_rebuilding_the_cases_table_keeps_what_refers_to_it(backend, databases):
         regions, cases, events, photos = (sa.Table(n, meta, autoload_with=engine)
                                           for n in ("regions", "cases", "case_events", "case_attachments"))
         with engine.begin() as conn:
-            _insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
-            _insert_full_row(conn, cases, number="SJ1", grid_code=GRID)
+            insert_full_row(conn, regions, code=GRID, level="grid", path=f"/{GRID}/")
+            insert_full_row(conn, cases, number="SJ1", grid_code=GRID)
             case_id = conn.execute(sa.select(cases.c.id)).scalar_one()
-            _insert_full_row(conn, events, case_id=case_id, action="report")
-            _insert_full_row(conn, photos, case_id=case_id, filename="scene.png")
+            insert_full_row(conn, events, case_id=case_id, action="report")
+            insert_full_row(conn, photos, case_id=case_id, filename="scene.png")
 
         def counts() -> tuple[int, int]:
             with engine.connect() as conn:
