@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,8 +22,9 @@ GENDERS = {"M": "男", "F": "女"}
 HOUSEHOLD_STATUSES = ("人户同在", "户在人不在", "人在户不在")
 EDUCATION = ("", "学龄前", "小学", "初中", "高中", "中专", "大专", "本科", "硕士", "博士", "文盲或半文盲")
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+# ASCII digits: parse_phone folds the full-width ones a Chinese input method types first.
+MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}$")
 FOREIGN_ID = re.compile(r"^[A-Z0-9]{5,20}$")
 PHONE_PUNCTUATION = str.maketrans("", "", "()（）")
 
@@ -90,7 +92,8 @@ def _known_area(code: str) -> bool:
 
 def parse_phone(value: str) -> str:
     """Mobile numbers (11 digits, 1[3-9]…) or landlines with area code; '' when blank."""
-    phone = "".join(str(value or "").split()).translate(PHONE_PUNCTUATION)
+    # NFKC: １３８ and （０７３１）－ typed in full width are the same number as 138 and (0731)-.
+    phone = unicodedata.normalize("NFKC", "".join(str(value or "").split())).translate(PHONE_PUNCTUATION)
     if phone.startswith("+86"):
         phone = phone[3:].lstrip("-")
     if not phone:

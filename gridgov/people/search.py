@@ -13,6 +13,7 @@ never by reading rows that turn out not to match.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -89,11 +90,11 @@ def _clauses(ctx: PeopleContext, q: str) -> list[_Clause]:
     if LATIN.match(compact):
         return [_Clause("pinyin", _prefix(Resident.name_pinyin, compact), (Resident.name_pinyin, Resident.id)),
                 _Clause("initials", _prefix(Resident.name_initials, compact), (Resident.name_initials, Resident.id))]
-    digits = re.sub(r"[\s-]", "", q).upper()
-    if re.fullmatch(r"\d{3}[\dX]", digits):
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", q)).upper()  # full-width digits as typed
+    if re.fullmatch(r"[0-9]{3}[0-9X]", digits):
         return [_Clause("id_tail", Resident.id_tail == digits, (Resident.id_tail, Resident.id)),
                 _Clause("phone_tail", Resident.phone_tail == digits, (Resident.phone_tail, Resident.id))]
-    if re.fullmatch(r"\d{17}[\dX]", digits):
+    if re.fullmatch(r"[0-9]{17}[0-9X]", digits):
         # The layout of a 居民身份证, and of the 港澳台居民居住证 (810000, 820000, 830000), registered
         # as permits: the number is looked up as either. Every such document carries the check
         # character, so one that fails it is mistyped, and the rule says so.

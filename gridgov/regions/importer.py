@@ -67,7 +67,7 @@ class ImportReport:
 
 def code_problem(code: str, level: str) -> str | None:
     want = CODE_LENGTHS[level]
-    if not re.fullmatch(rf"\d{{{want}}}", code):
+    if not re.fullmatch(rf"[0-9]{{{want}}}", code):  # not \d: full-width ０ would make another region
         return f"编码必须是 {want} 位数字"
     if level == "street" and not 1 <= int(code[6:9]) <= 399:
         return "街道乡镇编码的后三位必须在 001–399 之间（001–099 街道，100–199 镇，200–399 乡）"

@@ -59,7 +59,8 @@ def test_a_landline_written_two_ways_is_one_number(client, auth):
     again = client.post("/api/v1/residents", json=body | {"phone": "（0731）2888 6543"}, headers=auth(WORKER))
     assert again.status_code == 200, again.text
     assert again.json()["conflicts"] == []  # the same number is no disagreement
-    for written in ("073128886543", "0731-28886543", "(0731)28886543"):
+    for written in ("073128886543", "0731-28886543", "(0731)28886543",
+                    "（０７３１）２８８８６５４３", "０７３１－２８８８６５４３"):  # full width, as a Chinese IME types
         found = client.get("/api/v1/residents", params={"q": written}, headers=auth(WORKER)).json()
         assert [p["id"] for p in found["items"]] == [rid], written
 

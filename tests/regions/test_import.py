@@ -247,6 +247,8 @@ BAD = {
                             [("4302030010010", "code", "14 位数字")]),
     "grid_code_with_letters": (lambda fs: fs + [_grid("4302030010010A", cell(5, 5), parent=C1)],
                                [("4302030010010A", "code", "14 位数字")]),
+    "grid_code_in_full_width_digits": (lambda fs: fs + [_grid("４３０２０３００１００１０５", cell(5, 5), parent=C1)],
+                                       [("４３０２０３００１００１０５", "code", "14 位数字")]),
     "grid_sequence_00": (lambda fs: fs + [_grid(C1 + "00", cell(5, 5))],
                          [(C1 + "00", "code", "序号不能为 0")]),
     "community_sequence_000": (lambda fs: fs + [feature("430203001000", "community", STREET)],
