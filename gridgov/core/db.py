@@ -57,8 +57,10 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
+    """hide_parameters: a failed statement's error, logged and sometimes shown, would otherwise
+    quote its values, people's names and phone numbers among them (DESIGN §11)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -72,7 +74,8 @@ def make_engine(url: str) -> Engine:
     # As many pooled connections as request threads (anyio's default is 40), so a burst does not
     # open and close connections. Last in, first out: a steady load keeps reusing a few warm
     # connections (their prepared statements too) while the rest stay idle.
-    engine = create_engine(url, pool_size=40, max_overflow=10, pool_recycle=1800, pool_use_lifo=True)
+    engine = create_engine(url, pool_size=40, max_overflow=10, pool_recycle=1800, pool_use_lifo=True,
+                           hide_parameters=True)
     _ping_when_idle(engine)
     return engine
 

@@ -33,7 +33,6 @@ the next time anyone looks at it (`mark_stale`).
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import multiprocessing
 import os
@@ -56,6 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.accounts.access import Principal
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
+from gridgov.core.excel import discard_workbook
 from gridgov.core.xlsx_stream import NotAWorkbook, XlsxReader
 from gridgov.people import sheets
 from gridgov.people.models import ImportRun
@@ -203,15 +203,11 @@ class ErrorBook:
             self.wb = None
 
     def discard(self) -> None:
-        """Lets go of a book that will not be saved (its run failed). openpyxl keeps a write-only
-        sheet's rows in a temporary file, the bad rows with their ID numbers, until the book is
-        saved or the process ends: saving it to nowhere is what removes those files."""
+        """Lets go of a book that will not be saved (its run failed): its temporary file holds the
+        bad rows with their ID numbers (see core.excel.discard_workbook)."""
         wb, self.wb = self.wb, None
         if wb is not None:
-            try:
-                wb.save(io.BytesIO())
-            except Exception:  # the run has ended already; its files then go when the process ends
-                log.exception("could not discard an import's error book")
+            discard_workbook(wb)
 
 
 def _shown(value):
@@ -343,7 +339,9 @@ def _failure(exc: Exception) -> str:
         return "不是有效的 Excel（.xlsx）文件"
     if isinstance(exc, AppError):
         return str(exc)
-    return f"导入中断：{type(exc).__name__}: {exc}"[:1000]
+    # Not the exception's text: a database error quotes the row it failed on (names, numbers), and
+    # the uploader needs to know it failed, not what the server saw. The log has the rest.
+    return f"导入中断：服务器内部错误（{type(exc).__name__}），详情已记入服务器日志，请联系管理员"
 
 
 def _summary(state: _State, mode: str, written: bool) -> str:

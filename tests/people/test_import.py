@@ -309,3 +309,21 @@ def test_dates_that_are_not_dates(value, sessions, app, tmp_path):
     path.write_bytes(residents_xlsx([person("E7654321", GRID, 证件类型="护照", 出生日期=value)]))
     run = run_import(sessions, people_context(app.state.settings), who, "residents", path, "good_rows", "")
     assert (run.bad_rows, run.imported_rows) == (1, 0)
+
+
+def test_a_run_that_breaks_says_so_without_quoting_the_rows(sessions, app, tmp_path, monkeypatch):
+    """An unexpected error while writing ends the run failed, with a message for the uploader
+    that does not repeat the error's text (a database error quotes the row it failed on)."""
+    from gridgov.people import imports
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("duplicate key: 测试李四 13700000001")
+
+    monkeypatch.setattr(imports, "_write_pass", broken)
+    path = tmp_path / "one.xlsx"
+    row = person(fake_id(), GRID, "中断测试", 联系电话="13700000001")
+    path.write_bytes(xlsx({"居民": (list(row), [row])}))
+    run = run_import(sessions, people_context(app.state.settings), principal(sessions, STREET), "residents", path,
+                     "all_or_nothing", "民政局")
+    assert run.status == "failed" and "服务器内部错误" in run.message
+    assert "测试李四" not in run.message and "13700000001" not in run.message
