@@ -12,14 +12,15 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from gridgov.cases.views import Ctx
+from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
-from gridgov.core.excel import table_workbook, xlsx_response
+from gridgov.core.excel import xlsx_response
 from gridgov.people.models import Resident
 from gridgov.people.search import ResidentQuery, search_residents
 from gridgov.people.service import people_context
 from gridgov.regions.models import Region
-from gridgov.visits import service
+from gridgov.visits import exports, service
 from gridgov.visits.photos import image_path
 from gridgov.visits.schemas import ServiceOut, VisitOut
 from gridgov.visits.views import convert
@@ -64,14 +65,9 @@ def visit_list(request: Request, db: DB, who: Who, page: int = 1):
 
 @router.get("/visits/export.xlsx")
 def visit_export(request: Request, db: DB, who: Who):
-    f = _visit_filter(request)
-    rows, _ = service.list_visits(db, who, f, _today(request), limit=100_000)
-    headers = ["编号", "居民", "标签", "状态", "应访日期", "网格", "网格员", "走访时间", "地点", "见到", "发现的问题",
-               "后续跟进", "事件"]
-    data = table_workbook("走访", headers, (
-        [v.id, v.resident_name, v.tag_name or "临时走访", service.STATUSES[v.status], v.due_date, v.grid_code,
-         v.worker_name, v.visited_at, v.place, v.met, v.findings, v.follow_up, v.case_id or ""]
-        for v in VisitOut.many(db, rows, _today(request))), tz=_tz(request))
+    data = exports.export_visits(db, data_cipher(request.app.state.settings), who, _visit_filter(request),
+                                 _today(request), _tz(request))
+    db.commit()  # the audit entry
     return xlsx_response(data, "走访列表.xlsx")
 
 
@@ -229,12 +225,9 @@ def service_list(request: Request, db: DB, who: Who, page: int = 1):
 
 @router.get("/services/export.xlsx")
 def service_export(request: Request, db: DB, who: Who):
-    f = _service_filter(request)
-    rows, _ = service.list_services(db, who, f, _tz(request), limit=100_000)
-    headers = ["编号", "服务类型", "标题", "内容", "服务时间", "网格", "服务对象", "网格员"]
-    data = table_workbook("服务记录", headers, (
-        [r.id, r.role_label, r.title, r.content, r.served_at, r.grid_code, r.resident_name, r.worker_name]
-        for r in ServiceOut.many(db, rows)), tz=_tz(request))
+    data = exports.export_services(db, data_cipher(request.app.state.settings), who, _service_filter(request),
+                                   _tz(request))
+    db.commit()  # the audit entry
     return xlsx_response(data, "服务记录.xlsx")
 
 

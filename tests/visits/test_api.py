@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from gridgov.cases.models import Case
 from gridgov.catalog.models import CatalogItem, Category
+from gridgov.core.audit import AuditEntry
 from gridgov.people.models import Resident
 from gridgov.visits import service
 from gridgov.visits.models import Visit
@@ -201,3 +202,26 @@ def test_an_ad_hoc_visit_resent_over_a_bad_connection_is_recorded_once(app, clie
     assert one.status_code == two.status_code == 201 and two.json()["id"] == one.json()["id"]
     with sessions() as db:
         assert db.scalar(select(func.count(Visit.id)).where(Visit.resident_id == v["resident_id"])) == 2
+
+
+def test_visit_and_service_exports_are_for_who_may_export_and_audited(app, client, auth, resident, sessions):
+    """They name people with their tags: a leader reads the lists but exports neither, and each
+    export by one who may is in the audit log with how many rows it held."""
+    v = _overdue_visit(app, resident, "导出审计")
+    login(client, "leader")
+    page = client.get("/visits", params={"q": "导出审计"}, headers=PAGE_HEADERS)
+    assert page.status_code == 200 and 'data-testid="export"' not in page.text
+    for path in ("/visits/export.xlsx", "/services/export.xlsx"):
+        assert client.get(path).status_code == 403, path
+    login(client, COMMUNITY_ADMIN)
+    x = client.get("/visits/export.xlsx", params={"status": "overdue", "q": "导出审计"})
+    assert x.status_code == 200
+    rows = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+    assert [r[0] for r in rows[1:]] == [v["id"]]
+    with sessions() as db:
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "export").order_by(AuditEntry.seq.desc()))
+        assert (entry.object_type, entry.data["rows"], entry.data["filters"]["q"]) == ("visit", 1, "导出审计")
+    assert client.get("/services/export.xlsx").status_code == 200
+    with sessions() as db:
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "export").order_by(AuditEntry.seq.desc()))
+        assert entry.object_type == "service" and entry.subject.startswith("服务记录")
