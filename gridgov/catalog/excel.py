@@ -348,8 +348,10 @@ def _check_rows(db: Session, rows: list[_Row], index: Mapping[str, int]) -> tupl
         for column, key in OPTIONAL_FIELDS.items():
             if column in index:
                 value = r.cells.get(column)
-                if key == "active" and service._text(value) == "":
-                    value = True
+                if key in ("active", "self_handle") and service._text(value) == "":
+                    # A blank yes/no cell states nothing: an existing item keeps its flag, a new one
+                    # takes the default (enabled; not for self-handling).
+                    value = None
                 values[key] = value
         limits = _limits(r, index)
         if limits is not None:

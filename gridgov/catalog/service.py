@@ -308,7 +308,7 @@ def check_item(values: Mapping[str, Any], known: Known, *, current: CatalogItem 
         else:
             out.values["keywords"] = words
     for key in ("self_handle", "active"):
-        if key in given:
+        if given.get(key) is not None:  # JSON null is "not stated": the item keeps its flag (a new one, the default)
             flag = parse_bool(given[key])
             if flag is None:
                 p[key] = FieldProblem("必须是“是”或“否”")

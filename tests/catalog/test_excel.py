@@ -213,3 +213,18 @@ def test_codes_in_full_width_digits_are_refused_not_made_into_new_categories(db)
     assert not report.written
     db.expire_all()
     assert snapshot(db) == before
+
+
+def test_blank_yes_no_cells_keep_an_items_flags_and_give_a_new_one_the_defaults(db):
+    """An item switched off (or open to self-handling) stays so when its 启用/网格员可自处理 cells
+    are left blank; a new item with them blank is enabled and not for self-handling."""
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "010101"))
+    item.active, item.self_handle = False, True
+    db.flush()
+    existing = new_row(事项编码="010101", 事项名称=item.name, 小类编码="0101", 小类名称="", 大类名称="",
+                       责任部门代码=item.department.code, 网格员可自处理=None, 启用=None)
+    report = excel.import_workbook(db, workbook([existing, new_row(网格员可自处理=None, 启用=None)]))
+    assert errors_of(report) == []
+    assert (item.active, item.self_handle) == (False, True)
+    new = db.scalar(select(CatalogItem).where(CatalogItem.code == "019901"))
+    assert (new.active, new.self_handle) == (True, False)

@@ -114,6 +114,9 @@ def test_admin_creates_and_updates_items_others_may_not(cat_client, bearer, forg
     assert r.status_code == 200
     changed = r.json()
     assert (changed["name"], changed["handling_level"], changed["self_handle"]) == ("接口测试事项", "community", True)
+    r = cat_client.put("/api/v1/catalog/items/010199", json={"active": None, "self_handle": None},
+                       headers=bearer("admin"))  # null states nothing: not a switch-off
+    assert r.status_code == 200 and (r.json()["active"], r.json()["self_handle"]) == (True, True)
     assert cat_client.put("/api/v1/catalog/items/010199", json={"name": "x"},
                           headers=bearer(WORKER)).status_code == 403
     assert cat_client.put("/api/v1/catalog/items/999999", json={"name": "x"},
