@@ -173,6 +173,9 @@ def _check_assignment(db: Session, who: Principal, role: str, region_code: str,
         problems["department_id"] = FieldProblem("部门不存在")
     elif spec.needs_department and department_id is None:
         problems["department_id"] = FieldProblem("该角色必须属于一个部门")
+    elif not spec.needs_department and department_id is not None:
+        # A department grants too (its cases, the police's view of a missing person's contacts).
+        problems["department_id"] = FieldProblem("该角色不属于任何部门")
     return problems
 
 
@@ -212,6 +215,8 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     new_role = role or user.role
     new_region = region_code or user.region_code
     new_dept = user.department_id if department_id is ... else department_id
+    if department_id is ... and new_role in ROLES and not ROLES[new_role].needs_department:
+        new_dept = None  # no longer a department's person: the department goes with the role
     problems = _check_assignment(db, who, new_role, new_region, new_dept)
     if password is not None and password != "" and len(password) < 8:
         problems["password"] = FieldProblem("密码至少 8 位")
@@ -222,10 +227,13 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     user.role, user.region_code, user.department_id = new_role, new_region, new_dept
     if is_active is not None:
         user.is_active = is_active
+    if password or is_active is False:
+        # A new password, or a stop: the log-ins made before end for good, and do not come back
+        # with the account if it is taken into service again.
+        db.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
     if password:
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
-        db.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
     db.flush()
     db.refresh(user, ["region"])
     return user

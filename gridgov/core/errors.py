@@ -180,6 +180,9 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             err = AppError("请求方法不允许", code="method_not_allowed")
             err.status = 405
+        elif exc.status_code == 400:
+            # Starlette's own (a form it cannot parse, too many fields): English, and not ours to show.
+            err = AppError("请求格式不正确")
         else:
             err = AppError(str(exc.detail), code="http_error")
             err.status = exc.status_code

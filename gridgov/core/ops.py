@@ -18,6 +18,8 @@ from gridgov.core.i18n import pick_language
 
 log = logging.getLogger("gridgov.http")
 router = APIRouter(tags=["ops"])
+# Any token is a method to HTTP: as a label, each made-up one would be new series that anyone could create.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -71,17 +73,22 @@ class RequestObserver:
                     headers["connection"] = "close"
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
-        elapsed = time.perf_counter() - started
-        route_path = getattr(scope.get("route"), "path", "unmatched")
-        metrics: Metrics = state.metrics
-        metrics.requests.labels(request.method, route_path, str(status)).inc()
-        metrics.latency.labels(request.method, route_path).observe(elapsed)
-        principal = getattr(request.state, "principal", None)
-        log.info("%s %s %s", request.method, request.url.path, status, extra={"fields": {
-            "request_id": request_id, "method": request.method, "path": request.url.path,
-            "status": status, "ms": round(elapsed * 1000, 2),
-            "user": principal.username if principal else None}})
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # Also when the view raised: the 500 is sent from outside this middleware (Starlette's
+            # ServerErrorMiddleware), and is the one request that must not go uncounted.
+            elapsed = time.perf_counter() - started
+            route_path = getattr(scope.get("route"), "path", "unmatched")
+            method = request.method if request.method in _METHODS else "other"
+            metrics: Metrics = state.metrics
+            metrics.requests.labels(method, route_path, str(status)).inc()
+            metrics.latency.labels(method, route_path).observe(elapsed)
+            principal = getattr(request.state, "principal", None)
+            log.info("%s %s %s", request.method, request.url.path, status, extra={"fields": {
+                "request_id": request_id, "method": request.method, "path": request.url.path,
+                "status": status, "ms": round(elapsed * 1000, 2),
+                "user": principal.username if principal else None}})
 
 
 def install_request_middleware(app: FastAPI) -> None:

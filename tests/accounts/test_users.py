@@ -190,6 +190,21 @@ def test_patch_cannot_strip_a_handler_of_the_department(client, auth, sessions, 
     assert r.json()["error"]["fields"] == {"department_id": "该角色必须属于一个部门"}
 
 
+def test_only_department_roles_belong_to_a_department(client, auth, sessions, request):
+    """A department is a grant too (the police department's members see a missing person's contacts in
+    full): a role without departments neither gets one nor keeps it when it stops being a handler."""
+    gaj = dept_id(sessions, "GAJ")
+    r = client.post("/api/v1/users", json=user_body(request, department_id=gaj), headers=auth("admin"))
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"] == {"department_id": "该角色不属于任何部门"}
+
+    _, uid = new_user(request, "dept_handler", "430203", department_id=gaj)
+    r = client.patch(f"/api/v1/users/{uid}", json={"role": "grid_worker", "region_code": GRID}, headers=auth("admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["department_id"] is None
+    assert stored_user(sessions, r.json()["username"]).department_id is None
+
+
 def test_patch_unknown_user_is_404(client, auth):
     r = client.patch("/api/v1/users/999999999", json={"display_name": "x"}, headers=auth("admin"))
     assert r.status_code == 404
@@ -210,6 +225,8 @@ def test_a_deactivated_user_cannot_log_in_and_loses_the_token(client, auth, requ
 
     client.patch(f"/api/v1/users/{uid}", json={"is_active": True}, headers=auth("admin"))
     assert token_for(client, username).status_code == 200
+    # Taken back into service, the account does not bring its old log-ins back with it.
+    assert client.get("/api/v1/me", headers=old).status_code == 401
 
 
 def test_a_password_change_revokes_tokens_and_lifts_a_lock(client, auth, request):

@@ -43,6 +43,18 @@ def test_unexpected_failure_is_a_500_without_a_stack_trace(demo_url, tmp_path):
     assert page.status_code == 404 and "Traceback" not in page.text
 
 
+def test_an_unreadable_form_is_a_400_in_the_requested_language(client):
+    """Starlette's own texts ("Missing boundary in multipart.") are not shown: one shape, one language."""
+    for body, kind in ((b"x", "multipart/form-data"), (b"x", "multipart/form-data; boundary=zz"),
+                       ("&".join(f"f{i}=1" for i in range(1200)).encode(), "application/x-www-form-urlencoded")):
+        r = client.post("/api/v1/auth/token", content=body, headers={"Content-Type": kind})
+        assert r.status_code == 400
+        assert r.json() == {"error": {"code": "bad_request", "message": "请求格式不正确", "fields": {}}}
+    r = client.post("/api/v1/auth/token", content=b"x", headers={"Content-Type": "multipart/form-data",
+                                                                 "Accept-Language": "en"})
+    assert r.json()["error"]["message"] == "The request is malformed"
+
+
 def test_json_body_errors_name_each_field(client, auth):
     r = client.post("/api/v1/users", json={"username": "x"}, headers=auth("admin"))
     assert r.status_code == 422
@@ -64,6 +76,44 @@ def test_metrics_count_requests_by_route_template(client, auth):
     text = client.get("/metrics").text
     assert 'gridgov_http_requests_total{method="GET",route="/api/v1/regions/{code}",status="200"}' in text
     assert "gridgov_http_request_seconds_bucket" in text
+
+
+def test_metrics_take_no_label_from_a_made_up_method(client):
+    """Any token is a method to HTTP: each one a label would be a new series for anyone to create."""
+    for n in range(3):
+        assert client.request(f"PROBE{n}", "/api/v1/me").status_code == 405
+    text = client.get("/metrics").text
+    assert "PROBE" not in text
+    assert 'gridgov_http_requests_total{method="other",route="/api/v1/me",status="405"}' in text
+
+
+def test_an_unexpected_failure_is_counted_and_logged(demo_url, tmp_path):
+    """The 500 is sent from outside the request middleware (Starlette's ServerErrorMiddleware): the
+    middleware still has to count it and write its log line."""
+    app = create_app(settings_for(demo_url, tmp_path))
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
+    level = root.level
+    logger.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as c:
+            assert c.get("/api/v1/boom", headers={"X-Request-ID": "req-500"}).status_code == 500
+            text = c.get("/metrics").text
+    finally:
+        logger.removeHandler(handler)
+        root.setLevel(level)
+        app.state.engine.dispose()
+    assert 'gridgov_http_requests_total{method="GET",route="/api/v1/boom",status="500"} 1.0' in text
+    lines = [json.loads(JsonFormatter().format(r)) for r in records]
+    assert [(x["request_id"], x["status"]) for x in lines if x["path"] == "/api/v1/boom"] == [("req-500", 500)]
 
 
 def test_requests_are_logged_as_json_lines(client, auth, app):
