@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
+from gridgov.accounts.principal_cache import forget_principals
 from gridgov.cases.routing import bump_routing
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.departments.models import DEPARTMENT_LEVELS, AreaAssignment, Department
 from gridgov.regions.models import Region
 
 DEPT_CODE = re.compile(r"^[A-Z0-9]{2,10}$")
+NAME_LENGTH = (2, 100)  # the column holds 100
 
 
 def _visible(who: Principal):
@@ -83,6 +85,12 @@ def create_department(db: Session, who: Principal, *, code: str, name: str, leve
         problems["code"] = FieldProblem("部门代码只能是 2–10 位大写字母或数字")
     elif db.scalar(select(Department.id).where(Department.code == code)):
         problems["code"] = FieldProblem("部门代码已存在")
+    # Checked here, after trimming: the page posts its form without the API's schema.
+    name = name.strip()
+    if len(name) < NAME_LENGTH[0]:
+        problems["name"] = FieldProblem("长度不能少于 {limit}", limit=NAME_LENGTH[0])
+    elif len(name) > NAME_LENGTH[1]:
+        problems["name"] = FieldProblem("长度不能超过 {limit}", limit=NAME_LENGTH[1])
     if level not in DEPARTMENT_LEVELS:
         problems["level"] = FieldProblem("未知部门级别 {level}", level=level)
     region = db.get(Region, region_code)
@@ -92,7 +100,7 @@ def create_department(db: Session, who: Principal, *, code: str, name: str, leve
         problems["region_code"] = FieldProblem("超出您的管辖范围")
     if problems:
         raise ValidationFailed(problems)
-    dept = Department(code=code, name=name.strip(), level=level, region_code=region_code)
+    dept = Department(code=code, name=name, level=level, region_code=region_code)
     db.add(dept)
     db.flush()
     return dept
@@ -154,6 +162,7 @@ def add_member(db: Session, who: Principal, dept_id: int, user_id: int) -> User:
     user.department_id = dept.id
     db.flush()
     bump_routing(db)
+    forget_principals(db)  # what they may see changes with the department
     return user
 
 
@@ -170,3 +179,4 @@ def remove_member(db: Session, who: Principal, dept_id: int, user_id: int) -> No
     user.department_id = None
     db.flush()
     bump_routing(db)
+    forget_principals(db)  # or the log-in cache lets them see its cases a moment longer

@@ -15,7 +15,9 @@ def area_m2(geom: shapely.Geometry) -> float:
     """Geodesic area on the WGS-84 ellipsoid, in square metres."""
     if geom.is_empty:
         return 0.0
-    area, _ = _GEOD.geometry_area_perimeter(geom)
+    # pyproj adds ring areas signed by their winding, and GeoJSON in the wild winds rings either
+    # way: a hole wound like its shell would be added, a part wound against the others subtracted.
+    area, _ = _GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area)
 
 

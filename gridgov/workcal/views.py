@@ -33,20 +33,29 @@ def compute_deadline(db: Session, settings, start: datetime, amount: float, unit
                      at: datetime | None = None) -> DeadlineOut:
     cal = service.calendar_for(db, settings)
     start = _aware(start, cal.tz)
+    at = _aware(at, cal.tz) if at is not None else None
+    # A time outside the calendar's years is that time's fault; past them, only the amount can be.
+    lo, hi = datetime(MIN_YEAR, 1, 1, tzinfo=cal.tz), datetime(MAX_YEAR + 1, 1, 1, tzinfo=cal.tz)
+    for name, moment in (("start", start), ("at", at)):
+        if moment is not None and not lo <= moment <= hi:
+            raise ValidationFailed({name: FieldProblem("超出工作日历支持的范围（{lo}–{hi} 年）",
+                                                       lo=MIN_YEAR, hi=MAX_YEAR)})
     try:
         deadline = cal.deadline(start, amount, unit)
-        elapsed = cal.elapsed(start, _aware(at, cal.tz), unit) if at is not None else None
+        elapsed = cal.elapsed(start, at, unit) if at is not None else None
     except ValueError:
         raise ValidationFailed({"amount": FieldProblem("超出工作日历支持的范围（{lo}–{hi} 年）",
                                                        lo=MIN_YEAR, hi=MAX_YEAR)}) from None
     counted = cal.next_working_minute(start) if unit in WORKING_UNITS and amount > 0 else start
     last = max(counted, deadline - timedelta(minutes=1))  # the last counted minute
+    if at is not None:  # the elapsed time is counted up to `at`, which may lie past the deadline
+        last = max(last, at - timedelta(minutes=1))
     fallback = sorted(cal.missing_years(counted, last)) if unit in WORKING_UNITS else []
     out = DeadlineOut(start=start, amount=amount, unit=unit, unit_label=UNITS[unit], deadline=deadline,
                       deadline_local=deadline.astimezone(cal.tz), timezone=cal.tz.key,
                       office_hours=format_office_hours(cal.spans), fallback_years=fallback)
     if at is not None:
-        out.at = _aware(at, cal.tz)
+        out.at = at
         out.elapsed = elapsed
         out.fraction = elapsed / amount if amount > 0 else None
         out.light = clock_light(elapsed, amount)
@@ -134,7 +143,7 @@ def calendar_page(request: Request, db: DB, who: Who,
             try:
                 result = compute_deadline(db, request.app.state.settings, when, value, unit)
             except AppError as exc:
-                calc_error = exc.body(request.state.lang)["error"]["fields"].get("amount") or exc.message
+                calc_error = next(iter(exc.body(request.state.lang)["error"]["fields"].values()), exc.message)
     return render(request, "workcal/calendar.html",
                   **_page_context(request, db, year, saved=bool(saved), result=result, calc=calc,
                                   calc_error=calc_error))
@@ -162,7 +171,9 @@ async def calendar_change(request: Request, db: DB, who: Who, year: int):
             elif action != "confirm":  # confirm: record the year as entered (plain Monday–Friday if empty)
                 raise ValidationFailed({"action": FieldProblem("必须是以下之一：{expected}",
                                                                expected="add, remove, clear, confirm")})
-            service.set_year(db, year, holidays, workdays, actor=who.username, note=str(form.get("note") or ""))
+            # The page's forms carry no note: keep the one entered with the year (its notice number).
+            note = str(form.get("note") or "") if "note" in form else status.note
+            service.set_year(db, year, holidays, workdays, actor=who.username, note=note)
     except ValidationFailed as exc:
         db.rollback()
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()} or {"_": exc.message}

@@ -379,3 +379,50 @@ def test_a_department_outside_the_admins_jurisdiction_is_refused(client, session
     assert r.status_code == 422
     assert r.json()["error"]["fields"] == {"region_code": "超出您的管辖范围"}
     assert code not in ids(sessions)
+
+
+def test_a_blank_name_is_refused_naming_the_field(client, auth, sessions, request):
+    # Two spaces pass the schema's length, and the page posts its form without the schema at all.
+    before = len(ids(sessions))
+    r = create_department(client, auth, request, name="   ")
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["fields"] == {"name": "长度不能少于 2"}
+    assert len(ids(sessions)) == before
+
+
+@pytest.mark.parametrize(("name", "message"), [("", "长度不能少于 2"), ("办 ", "长度不能少于 2"),
+                                               ("办" * 101, "长度不能超过 100")])
+def test_the_page_checks_the_department_name_too(client, sessions, request, name, message):
+    admin, _ = new_user(request, "admin", "430200")
+    page_login(client, admin, PASSWORD)
+    page = client.get("/departments")
+    code = fresh_code(request)
+    data = {"csrf_token": csrf_of(page.text), "code": code, "name": name, "level": "street_office",
+            "region_code": "430203006"}
+    r = client.post("/departments", data=data, follow_redirects=False)
+    assert r.status_code == 422, r.text
+    assert f'<span class="field-error">{message}</span>' in r.text
+    assert code not in ids(sessions)
+
+
+def test_who_leaves_a_department_stops_seeing_its_cases_at_once(client, auth, sessions, request):
+    """The log-in cache keeps a principal for a moment: moving someone out of a department must
+    not leave them its cases for that moment."""
+    from gridgov.catalog.models import CatalogItem
+    from tests.cases.test_lifecycle import GRID, WORKER, point_in
+
+    dept = ids(sessions)["CGJ"]
+    username, user_id = new_user(request, role="dept_handler", region="430203", department_id=dept)
+    with sessions() as db:
+        code = db.scalar(select(CatalogItem.code).where(CatalogItem.department_id == dept,
+                                                        CatalogItem.handling_level == "district")
+                         .order_by(CatalogItem.code))
+    lon, lat = point_in(sessions, GRID)
+    case = client.post("/api/v1/cases", json={"description": "离开部门测试", "lon": lon, "lat": lat,
+                                              "item_code": code}, headers=auth(WORKER)).json()
+    token = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD}).json()
+    mine = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=mine).status_code == 200
+    r = client.delete(f"/api/v1/departments/{dept}/members/{user_id}", headers=auth("admin"))
+    assert r.status_code == 204, r.text
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=mine).status_code == 404

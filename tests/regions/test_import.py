@@ -218,6 +218,26 @@ def test_an_enclave_of_another_community_is_not_a_gap(db_url, cli, write):
     assert "新增 12" in result.stdout
 
 
+def test_areas_do_not_depend_on_the_winding_of_rings(db_url, cli, write):
+    """GeoJSON in the wild winds its rings either way. A grid of two parts wound opposite ways, and
+    one whose hole winds like its shell, have the area of their land all the same."""
+    hole = shapely.box(X0 + 2.25 * D, Y0 + 0.25 * D, X0 + 2.75 * D, Y0 + 0.75 * D)
+    holed = shapely.Polygon(cell(2, 0).exterior.coords, [hole.exterior.coords])  # both counter-clockwise
+    parts = shapely.MultiPolygon([cell(4, 0), shapely.Polygon(list(cell(4, 2).exterior.coords)[::-1])])
+    c3 = "430203001003"
+    feats = replace(base_features(), C2 + "02", _grid(C2 + "02", holed)) + [
+        _grid(C2 + "03", hole), feature(c3, "community", STREET), _grid(c3 + "01", parts)]
+    result = cli(db_url, "grids", "import", str(write(collection(feats))))
+    assert result.exit_code == 0, result.output
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as db:
+        expected = approx_area_m2(cell(2, 0)) - approx_area_m2(hole)
+        assert db.get(Region, C2 + "02").area_m2 == pytest.approx(expected, rel=0.01)
+        expected = approx_area_m2(cell(4, 0)) + approx_area_m2(cell(4, 2))
+        assert db.get(Region, c3 + "01").area_m2 == pytest.approx(expected, rel=0.01)
+    engine.dispose()
+
+
 # --- one test per kind of problem: non-zero exit, nothing written, the problem listed ---
 
 def _grid(code, geom, parent=None, **kw):

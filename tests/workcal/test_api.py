@@ -235,3 +235,43 @@ def test_every_string_on_the_page_has_an_english_entry():
     texts |= set(service.SOURCE_LABELS.values()) | set(service.KIND_LABELS.values()) | set(service.WEEKDAYS)
     texts |= set(UNITS.values())
     assert texts and not sorted(t for t in texts if t not in EN)
+
+
+def test_editing_a_year_on_the_page_keeps_the_note_entered_with_it(api, auth):
+    # The page's forms carry no note: adding or removing one day must not erase the notice number
+    # an admin entered with the year through the API or the CLI.
+    assert api.put("/api/v1/calendar/2093", json=ENTRY_2093, headers=auth("admin")).status_code == 200
+    login(api, "admin")
+    token = csrf(api.get("/admin/calendar?year=2093", headers=PAGE_HEADERS).text)
+    for form in ({"action": "add", "kind": "holiday", "date": "2093-10-01", "name": "国庆节"},
+                 {"action": "remove", "day": "2093-02-09"}, {"action": "confirm"}):
+        r = api.post("/admin/calendar/2093", data={"csrf_token": token, **form}, headers=PAGE_HEADERS,
+                     follow_redirects=False)
+        assert r.status_code == 303, r.text
+        with api.app.state.sessions() as db:
+            assert service.year_status(db, 2093).note == ENTRY_2093["note"], form
+
+
+def test_the_fallback_of_the_elapsed_time_is_said_too(api, auth):
+    # The deadline falls in 2093, which has data; the time elapsed up to `at` runs into 2094, which
+    # has none and was counted Monday–Friday: the answer must say so.
+    api.put("/api/v1/calendar/2093", json=ENTRY_2093, headers=auth("admin"))
+    r = api.get("/api/v1/calendar/deadline", params={"start": "2093-12-30T09:00:00+08:00", "amount": 1,
+                                                     "unit": "work_days", "at": "2094-01-05T09:00:00+08:00"},
+                headers=auth("wg43020300100101"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["deadline_local"] == "2093-12-31T09:00:00+08:00" and body["light"] == "red"
+    assert body["fallback_years"] == [2094]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"start": "1960-01-04T09:00:00+08:00", "amount": 1, "unit": "work_days"}, "start"),
+    ({"start": "2093-01-05T09:00:00+08:00", "amount": 1, "unit": "work_days", "at": "2250-01-01T09:00:00"}, "at"),
+    ({"start": "2199-12-01T09:00:00+08:00", "amount": 90000, "unit": "work_days"}, "amount"),
+])
+def test_a_deadline_question_out_of_range_names_the_field_at_fault(api, auth, params, field):
+    r = api.get("/api/v1/calendar/deadline", params=params, headers=auth("admin"))
+    assert r.status_code == 422, r.text
+    assert list(r.json()["error"]["fields"]) == [field]
+    assert "1970–2199" in r.json()["error"]["fields"][field]
