@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gridgov.cases.models import Case, CaseAttachment
 from gridgov.core.config import Settings
@@ -55,11 +56,38 @@ def attach(db: Session, settings: Settings, case: Case, filename: str, data: byt
         tmp = target.with_suffix(".part")
         tmp.write_bytes(data)
         tmp.replace(target)
+        _discard_unless_committed(db, target)
     row = CaseAttachment(case_id=case.id, event_id=event_id, kind=kind, filename=Path(filename or "photo").name[:200],
                          content_type=content_type, size=len(data), sha256=digest)
     db.add(row)
     db.flush()
     return row
+
+
+_WRITTEN = "cases.files.written"  # db.info: files this transaction wrote, kept only if it commits
+
+
+def _discard_unless_committed(db: Session, path: Path) -> None:
+    """The file is written before its row is committed (a photo is stored within the request's
+    transaction): should the transaction not commit (a later photo refused, the action failing,
+    the commit itself), the file is deleted with it instead of staying on disk with no row."""
+    if _WRITTEN not in db.info:
+        db.info[_WRITTEN] = []
+        if not event.contains(db, "after_transaction_end", _delete_uncommitted):
+            event.listen(db, "after_commit", _keep_committed)
+            event.listen(db, "after_transaction_end", _delete_uncommitted)
+    db.info[_WRITTEN].append(path)
+
+
+def _keep_committed(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release commits nothing yet
+        session.info.pop(_WRITTEN, None)
+
+
+def _delete_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        for path in session.info.pop(_WRITTEN, ()):
+            path.unlink(missing_ok=True)
 
 
 def attachment_path(settings: Settings, row: CaseAttachment) -> Path:

@@ -37,6 +37,7 @@ PARTY_LABELS = {
     "handler": "承办人或其部门管理员",
     "grid_worker": "事发网格的网格员",
     "reporter": "上报人",
+    "reporting_grid_worker": "上报该事件的网格员",
     "supervisor": "领导或区指挥中心",
 }
 
@@ -62,7 +63,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in [
     _a("merge", "合并重复", ["reported", "registered"], "merged", ["level_dispatcher"]),
     _a("escalate", "上报上级", ["reported", "registered"], None, ["level_dispatcher"], needs_comment=True),
     _a("hand_down", "下派下级", ["reported", "registered"], None, ["level_dispatcher"]),
-    _a("self_handle", "自行处置", ["reported"], "closed", ["reporter"], needs_comment=True),
+    # The grid worker fixing it on the spot; not a desk that logged a call (it is that case's reporter too).
+    _a("self_handle", "自行处置", ["reported"], "closed", ["reporting_grid_worker"], needs_comment=True),
     _a("dispatch", "派遣", ["registered"], "dispatched", ["level_dispatcher"]),
     _a("sign", "签收", ["dispatched"], "handling", ["handler"]),
     _a("return", "退单", ["dispatched"], "registered", ["handler"], needs_comment=True),
@@ -120,6 +122,8 @@ def is_party(party: str, who: Principal, case: CaseView) -> bool:
         return who.role == "grid_worker" and case.region_path.startswith(who.region_path)
     if party == "reporter":
         return case.reporter_user_id is not None and who.user_id == case.reporter_user_id
+    if party == "reporting_grid_worker":
+        return who.role == "grid_worker" and is_party("reporter", who, case)
     if party == "supervisor":
         return who.role in ("leader", "district_dispatcher") and case.region_path.startswith(who.region_path)
     raise ValueError(party)

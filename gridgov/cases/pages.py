@@ -40,6 +40,15 @@ def _filter_from(request: Request) -> service.CaseFilter:
         open_only=q.get("open") == "1")
 
 
+def _list_filter(request: Request, who) -> service.CaseFilter:
+    """The list's filter: with no `mine` in the query it opens on the role's first tab (`mine=`
+    is 全部). The export link carries the same query, so it exports the same cases."""
+    f = _filter_from(request)
+    if f.mine is None and (tabs := _tabs(who)) and "mine" not in request.query_params:
+        f.mine = next(iter(tabs))
+    return f
+
+
 def _choices(db, who) -> dict:
     streets = db.scalars(select(Region).where(Region.level == "street", who.within_or_above(Region.path))
                          .order_by(Region.code)).all()
@@ -58,9 +67,7 @@ def _tabs(who) -> dict[str, str]:
 
 @router.get("/cases")
 def case_list(request: Request, db: DB, who: Who, page: int = 1):
-    f = _filter_from(request)
-    if f.mine is None and (tabs := _tabs(who)) and "mine" not in request.query_params:
-        f.mine = next(iter(tabs))
+    f = _list_filter(request, who)
     page = max(page, 1)
     rows, total = service.list_cases(db, who, f, PAGE, (page - 1) * PAGE)
     query = request.url.query
@@ -70,7 +77,7 @@ def case_list(request: Request, db: DB, who: Who, page: int = 1):
 
 @router.get("/cases/export.xlsx")
 def case_export(request: Request, db: DB, who: Who):
-    f = _filter_from(request)
+    f = _list_filter(request, who)
     rows, _ = service.list_cases(db, who, f, limit=100_000, offset=0)
     headers = ["事件编号", "状态", "时限", "事项", "承办部门", "处理人", "网格", "地址", "描述", "上报时间", "办理期限",
                "结案时间"]

@@ -101,6 +101,9 @@ _COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
     select(AreaAssignment.handler_id, User.display_name, Region.path, Region.name)
     .join(Region, Region.code == AreaAssignment.region_code).join(User, User.id == AreaAssignment.handler_id)
     .where(AreaAssignment.department_id == bindparam("dept"), User.is_active.is_(True),
+           # An assignment outlives its handler's move to another department or role (accounts'
+           # update_user keeps it): only the department's own handlers may be given its cases.
+           User.department_id == AreaAssignment.department_id, User.role.in_(("dept_handler", "dept_admin")),
            AreaAssignment.region_code.in_(bindparam("codes", expanding=True))))
 
 

@@ -348,6 +348,9 @@ def act(db: Session, ctx: CaseContext, who: Principal, case_id: int, name: str, 
             clock.start_step(case, item, ctx.calendar(db), now)
         if case.state in ("closed", "evaluated", "voided", "merged") and case.closed_at is None:
             case.closed_at = now
+        # Always an UPDATE, so always a new version: an action that changes no column (督办 again at
+        # the same level) is still an action, and one on the old version must then conflict.
+        case.updated_at = utcnow()
         _event(db, case, who, name, before, case.state, data.comment.strip(), extra or {}, now)
     db.flush()  # a concurrent update surfaces here (or earlier) as StaleDataError → 409
     return case
@@ -385,6 +388,9 @@ def _effect_merge(db, ctx, who, case, data, now):
     if target.state not in OPEN_STATES:
         raise ValidationFailed({"target_case_id": FieldProblem("只能合并到未办结的事件")})
     case.merged_into_id = target.id
+    # The target is written too (its version checked and moved): a merge of the target at the same
+    # time, into this case, then conflicts instead of both cases ending up merged.
+    target.updated_at = utcnow()
     _event(db, target, who, "merged_in", target.state, target.state, f"合并了重复事件 {case.number}",
            {"duplicate_id": case.id, "duplicate_number": case.number})
     return {"merged_into": target.id, "merged_into_number": target.number}

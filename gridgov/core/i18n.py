@@ -617,7 +617,8 @@ EN.update({
         "No extension request is waiting",
     "该事件所在层级的调度员": "the dispatcher of the case's level", "区指挥中心": "the district command centre",
     "承办人或其部门管理员": "the handler or their department admin", "事发网格的网格员": "the grid's worker",
-    "上报人": "the reporter", "领导或区指挥中心": "leaders or the district command centre",
+    "上报人": "the reporter", "上报该事件的网格员": "the grid worker who reported it",
+    "领导或区指挥中心": "leaders or the district command centre",
 })
 # --- end cases ---
 

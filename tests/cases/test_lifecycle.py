@@ -392,3 +392,71 @@ def test_sweep_turns_lights_and_cards_overdue_cases(client, auth, new_case, sess
                                                         OutboxMessage.payload["case_id"].as_integer() == row.id))
         again = sweep_lights(db)
         assert row.id not in again.red
+
+
+def test_every_action_bumps_the_version_even_when_no_field_changes(client, auth, new_case):
+    """A second 督办 at the same level changes no column, but it is an action on the case (an event,
+    notifications): the version must move, so that another action on the old version conflicts."""
+    case = new_case("district")
+    first = ok(act(client, auth("leader"), case, "supervise", supervision="normal", comment="请尽快处理"))
+    again = ok(act(client, auth("leader"), first, "supervise", supervision="normal", comment="再次督办"))
+    assert again["version"] > first["version"]
+    stale = act(client, auth("dispatcher"), first, "supervise", supervision="normal", comment="同时督办")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "version_conflict"
+
+
+def test_two_cases_merged_into_each_other_at_once_leave_one_open(app, new_case, sessions):
+    """Two dispatchers each take the other case for the duplicate at the same moment: one merge
+    wins, the other is refused, and never both cases end up merged (the report lost)."""
+    import time
+
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from gridgov.accounts.models import User
+    from gridgov.accounts.service import principal_of
+    from gridgov.cases import service
+    from gridgov.core.errors import AppError
+
+    a, b = new_case("district"), new_case("district")
+    ctx = service.CaseContext(settings=app.state.settings, locator=app.state.locator, borders=app.state.borders)
+    with sessions() as db:
+        who = principal_of(db.scalar(select(User).where(User.username == "dispatcher")))
+    first, second = sessions(), sessions()
+    outcome: list = []
+
+    def merge_b_into_a():
+        try:
+            service.act(second, ctx, who, b["id"], "merge", service.ActionInput(b["version"], target_case_id=a["id"]))
+            second.commit()
+            outcome.append("merged")
+        except (AppError, StaleDataError) as exc:
+            second.rollback()
+            outcome.append(exc)
+
+    try:
+        service.act(first, ctx, who, a["id"], "merge", service.ActionInput(a["version"], target_case_id=b["id"]))
+        other = threading.Thread(target=merge_b_into_a)
+        other.start()
+        time.sleep(1.0)  # the other merge has read both cases as open by now
+        first.commit()
+        other.join(timeout=60)
+    finally:
+        first.close()
+        second.close()
+    assert outcome and outcome[0] != "merged", outcome
+    with sessions() as db:
+        states = {db.get(Case, a["id"]).state, db.get(Case, b["id"]).state}
+    assert states == {"merged", "reported"}
+
+
+def test_only_a_grid_worker_self_handles_what_they_reported(client, auth, sessions):
+    """自行处置 is the grid worker fixing it on the spot (DESIGN §4). A dispatcher who logs a 12345
+    call is that case's reporter too, but was never there: they must dispatch it, not close it."""
+    item = item_at(sessions, "community", self_handle=True) or item_at(sessions, "district", self_handle=True)
+    lon, lat = point_in(sessions, GRID)
+    case = client.post("/api/v1/cases", json={"description": "热线：电线杆上乱张贴小广告", "lon": lon, "lat": lat,
+                                              "item_code": item.code}, headers=auth("dispatcher")).json()
+    names = {a["name"] for a in client.get(f"/api/v1/cases/{case['id']}/actions", headers=auth("dispatcher")).json()}
+    assert "self_handle" not in names
+    r = act(client, auth("dispatcher"), case, "self_handle", comment="已处理")
+    assert r.status_code == 403 and "网格员" in r.json()["error"]["message"]

@@ -132,3 +132,50 @@ def test_a_resent_report_form_makes_one_case_and_keeps_its_photos_once(client, a
         ids = db.scalars(select(Case.id).where(Case.description == text)).all()
         assert [f"/cases/{i}" for i in ids] == [sent[0].headers["location"]]
         assert db.scalar(select(func.count()).select_from(CaseAttachment).where(CaseAttachment.case_id == ids[0])) == 1
+
+
+def test_the_export_of_a_default_tab_holds_what_the_tab_shows(client, auth, sessions):
+    """A grid worker's list opens on 我上报的; its 导出 Excel link carries the page's query, which
+    names no tab, and must export that tab, not every case of the grid."""
+    lon, lat = point_in(sessions, GRID)
+    text = f"默认标签导出 {uuid.uuid4().hex[:8]}"
+    theirs = client.post("/api/v1/cases", json={"description": f"{text}：热线来电", "lon": lon, "lat": lat,
+                                                "item_code": item_at(sessions, "district").code},
+                         headers=auth("dispatcher")).json()["number"]
+    mine = client.post("/api/v1/cases", json={"description": f"{text}：网格员上报", "lon": lon, "lat": lat,
+                                              "item_code": item_at(sessions, "district").code},
+                       headers=auth(WORKER)).json()["number"]
+    login(client, WORKER)
+    page = client.get("/cases", params={"q": text}, headers=PAGE_HEADERS)
+    assert mine in page.text and theirs not in page.text
+    x = client.get("/cases/export.xlsx", params={"q": text})
+    assert x.status_code == 200
+    rows = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+    assert [r[0] for r in rows[1:]] == [mine]
+    everything = client.get("/cases/export.xlsx", params={"q": text, "mine": ""})  # the 全部 tab
+    rows = list(load_workbook(io.BytesIO(everything.content)).active.iter_rows(values_only=True))
+    assert sorted(r[0] for r in rows[1:]) == sorted([mine, theirs])
+
+
+def test_a_refused_report_form_leaves_no_photo_on_disk(client, auth, sessions, app, tmp_path):
+    """The form's second photo is not an image: nothing is saved, and the first photo, written to
+    disk before the second was read, does not stay there without a case or a row naming it."""
+    import hashlib
+
+    tiny_png(tmp_path / "scene.png")
+    good = (tmp_path / "scene.png").read_bytes() + uuid.uuid4().bytes  # a photo never uploaded before
+    stored = app.state.settings.var_dir / "uploads" / hashlib.sha256(good).hexdigest()
+    lon, lat = point_in(sessions, GRID)
+    text = f"照片回滚 {uuid.uuid4().hex[:8]}"
+    r = client.post("/cases/new", headers=auth(WORKER), follow_redirects=False,
+                    data={"description": text, "lon": str(lon), "lat": str(lat)},
+                    files=[("photos", ("scene.png", good, "image/png")),
+                           ("photos", ("notes.png", b"not an image at all", "image/png"))])
+    assert r.status_code == 422 and "只接受" in r.text
+    with sessions() as db:
+        assert db.scalar(select(Case.id).where(Case.description == text)) is None
+    assert not stored.exists()
+    r = client.post("/cases/new", headers=auth(WORKER), follow_redirects=False,
+                    data={"description": text, "lon": str(lon), "lat": str(lat)},
+                    files=[("photos", ("scene.png", good, "image/png"))])
+    assert r.status_code == 303 and stored.read_bytes() == good
