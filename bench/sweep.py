@@ -242,13 +242,12 @@ def load_sqlite(path: Path, rows: Iterator[tuple], n: int) -> float:
 def claim_seconds(sessions, now: datetime) -> tuple[float, int, int]:
     """The sweep's two claim queries alone (as `sweep_lights` runs them), rolled back."""
     from gridgov.cases.models import Case
-    from gridgov.cases.sweep import BATCH, _claim
+    from gridgov.cases.sweep import BATCH, _claim, _due_red, _due_yellow
 
     with sessions() as db:
         started = time.perf_counter()
-        red = _claim(db, (Case.light != "red") & (Case.deadline <= now), Case.deadline, BATCH)
-        yellow = _claim(db, (Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now), Case.warn_at,
-                        BATCH)
+        red = _claim(db, _due_red(now), Case.deadline, BATCH)
+        yellow = _claim(db, _due_yellow(now), Case.warn_at, BATCH)
         seconds = time.perf_counter() - started
         db.rollback()
     return seconds, len(red), len(yellow)
@@ -277,14 +276,13 @@ def explain(sessions, now: datetime, variants: bool) -> None:
     from sqlalchemy import select, text
 
     from gridgov.cases.models import Case
-    from gridgov.cases.sweep import BATCH, TIMED
+    from gridgov.cases.sweep import BATCH, _due_red, _due_yellow
 
-    conditions = {"red": ((Case.light != "red") & (Case.deadline <= now), Case.deadline),
-                  "yellow": ((Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now), Case.warn_at)}
+    conditions = {"red": (_due_red(now), Case.deadline), "yellow": (_due_yellow(now), Case.warn_at)}
     with sessions() as db:
         for name, (condition, column) in conditions.items():
             for order in [Case.id, column] if variants else [Case.id]:
-                q = (select(Case.id).where(condition, Case.state.in_(TIMED), Case.paused_at.is_(None))
+                q = (select(Case.id).where(condition)
                      .order_by(order).limit(BATCH).with_for_update(skip_locked=True))
                 sql = str(q.compile(db.bind, compile_kwargs={"literal_binds": True}))
                 plan = db.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)).scalars().all()
