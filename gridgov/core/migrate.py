@@ -24,6 +24,17 @@ def alembic_config(engine: Engine, data_key: str | None = None) -> Config:
     return cfg
 
 
+def migration_cipher():
+    """For a migration that encrypts, decrypts or re-hashes personal data already stored: the
+    cipher of the key `gridgov migrate` handed over, else of the key the app itself would use."""
+    from alembic import context
+
+    from gridgov.core.config import Settings
+    from gridgov.core.crypto import cipher_for
+
+    return cipher_for(context.config.attributes.get("data_key") or Settings().resolved_data_key)
+
+
 def upgrade(engine: Engine, revision: str = "head", data_key: str | None = None) -> None:
     command.upgrade(alembic_config(engine, data_key), revision)
 

@@ -6,29 +6,21 @@ from sqlalchemy import select
 
 from gridgov.accounts.models import User
 from gridgov.departments.models import Department
-from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+from tests.cases.test_lifecycle import item_at, new_case  # noqa: F401  (new_case: a fixture)
 
 
-def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(client, auth, sessions):
+def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(client, auth, sessions, new_case):  # noqa: F811
     """An admin moves a handler to another department (PATCH /users): their area assignment in the
     old department is left behind, but the old department's cases must not go to someone who is no
     longer its member (they could not even see them)."""
-    item = item_at(sessions, "district")
-    lon, lat = point_in(sessions, GRID)
-
-    def create() -> dict:
-        r = client.post("/api/v1/cases", json={"description": "调岗路由测试", "lon": lon, "lat": lat,
-                                               "item_code": item.code}, headers=auth(WORKER))
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    moved = create()["handler"]["id"]
+    item = item_at(sessions, "district")  # the item new_case() reports under
+    moved = new_case()["handler"]["id"]
     with sessions() as db:
         other = db.scalar(select(Department.id).where(Department.id != item.department_id).order_by(Department.id))
     r = client.patch(f"/api/v1/users/{moved}", json={"department_id": other}, headers=auth("admin"))
     assert r.status_code == 200, r.text
     try:
-        case = create()
+        case = new_case()
         assert case["handler"] is None or case["handler"]["id"] != moved
         if case["handler"] is not None:
             with sessions() as db:

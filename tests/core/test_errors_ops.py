@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
 from gridgov.app import create_app
 from gridgov.core.logs import JsonFormatter
 from tests.conftest import settings_for
+
+
+@contextmanager
+def request_log() -> Iterator[list[logging.LogRecord]]:
+    """The request log's records while the block runs (the test settings log warnings only)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
+    level = root.level
+    logger.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        root.setLevel(level)
 
 
 def test_unknown_route_is_a_json_404(client):
@@ -96,20 +115,11 @@ def test_an_unexpected_failure_is_counted_and_logged(demo_url, tmp_path):
     def boom():
         raise RuntimeError("boom")
 
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
-    level = root.level
-    logger.addHandler(handler)
-    root.setLevel(logging.INFO)
     try:
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with request_log() as records, TestClient(app, raise_server_exceptions=False) as c:
             assert c.get("/api/v1/boom", headers={"X-Request-ID": "req-500"}).status_code == 500
             text = c.get("/metrics").text
     finally:
-        logger.removeHandler(handler)
-        root.setLevel(level)
         app.state.engine.dispose()
     assert 'gridgov_http_requests_total{method="GET",route="/api/v1/boom",status="500"} 1.0' in text
     lines = [json.loads(JsonFormatter().format(r)) for r in records]
@@ -117,18 +127,8 @@ def test_an_unexpected_failure_is_counted_and_logged(demo_url, tmp_path):
 
 
 def test_requests_are_logged_as_json_lines(client, auth, app):
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
-    level = root.level
-    logger.addHandler(handler)
-    root.setLevel(logging.INFO)  # the test settings log warnings only
-    try:
+    with request_log() as records:
         client.get("/api/v1/me", headers={**auth("dispatcher"), "X-Request-ID": "req-123"})
-    finally:
-        logger.removeHandler(handler)
-        root.setLevel(level)
     line = json.loads(JsonFormatter().format(records[-1]))
     assert line["request_id"] == "req-123"
     assert line["path"] == "/api/v1/me"

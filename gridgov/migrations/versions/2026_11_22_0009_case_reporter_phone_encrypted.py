@@ -9,7 +9,9 @@ Create Date: 2026-11-22 00:00:00
 """
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from gridgov.core.migrate import migration_cipher
 
 revision = '0009'
 down_revision = '0008'
@@ -21,13 +23,6 @@ cases = sa.table("cases", sa.column("id", sa.Integer), sa.column("reporter_phone
                  sa.column("reporter_phone_cipher", sa.LargeBinary), sa.column("reporter_phone_masked", sa.String))
 
 
-def _cipher():
-    # `gridgov migrate` hands the key over; otherwise it is the one the app itself would use.
-    from gridgov.core.config import Settings
-    from gridgov.core.crypto import cipher_for
-
-    key = context.config.attributes.get("data_key") or Settings().resolved_data_key
-    return cipher_for(key)
 
 
 def _masked(raw: str) -> str:
@@ -47,7 +42,7 @@ def upgrade() -> None:
     conn = op.get_bind()
     rows = conn.execute(sa.select(cases.c.id, cases.c.reporter_phone).where(cases.c.reporter_phone != "")).all()
     if rows:
-        cipher = _cipher()
+        cipher = migration_cipher()
         for case_id, raw in rows:
             raw = raw.strip()
             conn.execute(cases.update().where(cases.c.id == case_id).values(
@@ -65,7 +60,7 @@ def downgrade() -> None:
     rows = conn.execute(sa.select(cases.c.id, cases.c.reporter_phone_cipher)
                         .where(cases.c.reporter_phone_cipher.is_not(None))).all()
     if rows:
-        cipher = _cipher()
+        cipher = migration_cipher()
         for case_id, blob in rows:
             conn.execute(cases.update().where(cases.c.id == case_id).values(
                 reporter_phone=cipher.decrypt(blob, PHONE_CONTEXT)))

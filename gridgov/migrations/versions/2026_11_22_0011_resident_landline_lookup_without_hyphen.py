@@ -9,7 +9,9 @@ Create Date: 2026-11-22 04:00:00
 """
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from gridgov.core.migrate import migration_cipher
 
 revision = '0011'
 down_revision = '0010'
@@ -21,12 +23,6 @@ residents = sa.table("residents", sa.column("id", sa.Integer), sa.column("phone_
                      sa.column("phone_hash", sa.String))
 
 
-def _cipher():
-    from gridgov.core.config import Settings
-    from gridgov.core.crypto import cipher_for
-
-    key = context.config.attributes.get("data_key") or Settings().resolved_data_key
-    return cipher_for(key)
 
 
 def _rehash(key_of) -> None:
@@ -35,7 +31,7 @@ def _rehash(key_of) -> None:
                         .where(residents.c.phone_cipher.is_not(None)).order_by(residents.c.id)).all()
     if not rows:
         return
-    cipher = _cipher()
+    cipher = migration_cipher()
     for resident_id, blob in rows:
         phone = cipher.decrypt(bytes(blob), PHONE_CONTEXT)
         if "-" in phone:  # only landlines keep a hyphen; every other hash stays as it is
