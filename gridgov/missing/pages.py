@@ -15,11 +15,11 @@ from starlette.datastructures import UploadFile
 from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
+from gridgov.core.uploads import image_path
 from gridgov.missing import service
 from gridgov.missing.models import MissingAlert
 from gridgov.missing.schemas import AlertOut, PersonOut
 from gridgov.visits.pages import find_residents
-from gridgov.visits.photos import image_path
 from gridgov.web.render import render
 
 router = APIRouter(include_in_schema=False)

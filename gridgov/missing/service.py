@@ -25,6 +25,7 @@ from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.db import utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from gridgov.core.uploads import store_image
 from gridgov.departments.models import Department
 from gridgov.missing.geo import NEARBY
 from gridgov.missing.models import MissingAlert, MissingAlertEvent, MissingProne
@@ -32,7 +33,6 @@ from gridgov.people.identity import IdentityError, mask_phone, parse_phone
 from gridgov.people.models import Resident
 from gridgov.regions.coords import CRS_NAMES, to_wgs84
 from gridgov.regions.service import path_codes
-from gridgov.visits.photos import store_image
 
 GUARDIAN_PHONE = "missing.guardian_phone"
 CONTACTS = "missing.contacts"
@@ -189,7 +189,7 @@ def set_photo(db: Session, settings: Settings, who: Principal, person_id: int, f
               data: bytes) -> MissingProne:
     who.require("people.manage")
     person = get_person(db, who, person_id)
-    img = store_image(settings, filename, data)
+    img = store_image(db, settings, filename, data)
     person.photo_filename, person.photo_content_type = img.sha256, img.content_type
     db.flush()
     return person

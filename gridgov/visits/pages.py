@@ -16,12 +16,12 @@ from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
 from gridgov.core.excel import xlsx_response
+from gridgov.core.uploads import image_path
 from gridgov.people.models import Resident
 from gridgov.people.search import ResidentQuery, search_residents
 from gridgov.people.service import people_context
 from gridgov.regions.models import Region
 from gridgov.visits import exports, service
-from gridgov.visits.photos import image_path
 from gridgov.visits.schemas import ServiceOut, VisitOut
 from gridgov.visits.views import convert
 from gridgov.web.render import render

@@ -22,11 +22,11 @@ from gridgov.accounts.models import User
 from gridgov.core.config import Settings
 from gridgov.core.db import dialect_insert, one_of, utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from gridgov.core.uploads import store_image
 from gridgov.people.models import Resident, ResidentTag, TagKind
 from gridgov.regions.coords import CRS_NAMES, to_wgs84
 from gridgov.regions.models import Region
 from gridgov.visits.models import ServiceRecord, Visit, VisitPhoto
-from gridgov.visits.photos import store_image
 
 HORIZON_DAYS = 14  # due visits are generated this many days ahead
 MAX_VISIT_DAYS = 366
@@ -463,7 +463,7 @@ def add_photo(db: Session, settings: Settings, who: Principal, visit_id: int, fi
               data: bytes) -> VisitPhoto:
     who.require("visits.log")
     visit = get_visit(db, who, visit_id)
-    img = store_image(settings, filename, data)
+    img = store_image(db, settings, filename, data)
     # A phone that lost the answer sends the same photo again: it is the photo already kept.
     kept = db.scalar(select(VisitPhoto).where(VisitPhoto.visit_id == visit.id, VisitPhoto.sha256 == img.sha256)
                      .order_by(VisitPhoto.id).limit(1))
