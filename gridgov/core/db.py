@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, MetaData, Table, any_, create_engine, event, insert, inspect, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -196,6 +196,20 @@ def write_new(db: Session, obj, statement=None, **params) -> bool:
             setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
     make_transient_to_detached(obj)
     db.add(obj)
+    return True
+
+
+def add_unique(db: Session, row) -> bool:
+    """Adds a row that a unique key allows once and writes it now; False, and nothing written, when
+    the key is taken. The caller looked first: this is for someone who added it since (two clicks
+    at once), told then as the look would have told them. The row is added inside the savepoint:
+    begin_nested() flushes what is pending before it opens one."""
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except IntegrityError:
+        return False
     return True
 
 

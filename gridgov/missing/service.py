@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
@@ -23,7 +22,7 @@ from gridgov.accounts.models import User
 from gridgov.core import audit
 from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
-from gridgov.core.db import utcnow
+from gridgov.core.db import add_unique, utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.core.uploads import store_image
 from gridgov.departments.models import Department
@@ -164,12 +163,7 @@ def register_person(db: Session, cipher: DataCipher, who: Principal, data: Perso
     person = MissingProne(resident_id=resident.id, grid_code=resident.grid_code, region_path=resident.region_path,
                           home_address=values.pop("home_address") or resident.address, created_by=who.user_id,
                           **values)
-    try:
-        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
-            db.add(person)
-            db.flush()
-    except IntegrityError:
-        # Registered by someone else since the look above (two clicks at once): one entry per person.
+    if not add_unique(db, person):  # registered by someone else since the look above
         existing = db.scalar(select(MissingProne.id).where(MissingProne.resident_id == resident.id))
         raise Conflict("该居民已在易走失人员名册中（编号 {id}）", code="already_registered", id=existing) from None
     return person

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
+from gridgov.core.db import add_unique
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
 from gridgov.people.models import Building, House, Residence, Resident
 from gridgov.people.service import GridPaths, get_resident, scoped_get
@@ -92,14 +92,8 @@ def create_building(db: Session, who: Principal, data: BuildingInput) -> Buildin
 
 
 def _add_once(db: Session, row, key: str, taken: str) -> None:
-    """Adds a row that a unique key allows once. The caller looked for it first; someone who added
-    it since (two clicks at once) is told like the look would have told them."""
-    try:
-        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
-            db.add(row)
-            db.flush()
-    except IntegrityError:
-        raise ValidationFailed({key: FieldProblem(taken)}) from None
+    if not add_unique(db, row):  # added by someone else since the look above
+        raise ValidationFailed({key: FieldProblem(taken)})
 
 
 def get_building(db: Session, who: Principal, building_id: int) -> Building:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, attributes
 
 from gridgov.accounts.access import Principal
+from gridgov.core.db import add_unique
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
 from gridgov.people.identity import IdentityError, mask_phone, parse_phone
 from gridgov.people.models import Resident, ResidentTag, TagEvent, TagKind
@@ -199,13 +199,8 @@ def add_tag(db: Session, ctx: PeopleContext, who: Principal, resident_id: int, c
         raise AppError("此人已有该标签", code="tag_exists")
     if tag is None:
         tag = ResidentTag(resident_id=resident_id, tag_code=code, status="active", details=clean, source=source)
-        try:
-            with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
-                db.add(tag)
-                db.flush()
-        except IntegrityError:
-            # Added by someone else since the look above (two clicks at once): one row per person and tag.
-            raise AppError("此人已有该标签", code="tag_exists") from None
+        if not add_unique(db, tag):  # added by someone else since the look above
+            raise AppError("此人已有该标签", code="tag_exists")
         _history(db, tag, who, "add", {}, reason)
     else:
         before = _state(tag)

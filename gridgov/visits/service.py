@@ -14,13 +14,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
 from gridgov.core.config import Settings
-from gridgov.core.db import dialect_insert, one_of, utcnow
+from gridgov.core.db import add_unique, dialect_insert, one_of, utcnow
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from gridgov.core.uploads import store_image
 from gridgov.people.models import Resident, ResidentTag, TagKind
@@ -449,13 +448,9 @@ def create_visit(db: Session, who: Principal, resident_id: int, tag_code: str, d
     visit = Visit(resident_id=resident.id, tag_code=tag_code, worker_id=who.user_id, grid_code=resident.grid_code,
                   region_path=resident.region_path, due_date=at.astimezone(ZoneInfo(tz)).date(), status="due")
     _apply(visit, who, data, at, lon, lat)
-    try:
-        with db.begin_nested():  # added inside: begin_nested() flushes what is pending before its SAVEPOINT
-            db.add(visit)
-            db.flush()
-    except IntegrityError:
+    if not add_unique(db, visit):
         raise Conflict("该居民在 {day} 已有一条{kind}走访记录，请打开那条记录", code="visit_exists",
-                       day=visit.due_date.isoformat(), kind="该标签的" if tag_code else "") from None
+                       day=visit.due_date.isoformat(), kind="该标签的" if tag_code else "")
     return visit
 
 
