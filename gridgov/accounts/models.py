@@ -40,3 +40,17 @@ class AuthToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """Failed log-ins under a username that has no account, counted as `User.failed_logins` counts
+    them for one that has, so that the lock-out answers alike for both and does not tell who exists
+    (see `gridgov.accounts.service.authenticate`). A name is kept only as a keyed digest: what people
+    type into the username box is sometimes their password. Bounded in rows by the service."""
+
+    __tablename__ = "login_failures"
+
+    name_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 from datetime import datetime, timedelta
+from typing import NoReturn
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.access import Principal
-from gridgov.accounts.models import AuthToken, User
+from gridgov.accounts.models import AuthToken, LoginFailure, User
 from gridgov.accounts.principal_cache import forget_principals
 from gridgov.accounts.roles import ROLES
 from gridgov.cases.routing import bump_routing
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import add_unique, dialect_insert, utcnow
 from gridgov.core.errors import AppError, FieldProblem, Locked, NotFound, ValidationFailed
 from gridgov.core.i18n import translate
 from gridgov.core.security import hash_password, new_token, token_digest, verify_password
 from gridgov.departments.models import Department
+from gridgov.departments.service import drop_stale_assignments
 from gridgov.regions.models import LEVEL_LABELS, Region
 
 USERNAME = re.compile(r"^[a-z0-9_.]{3,40}$")
@@ -50,16 +54,32 @@ def principal_of(user: User) -> Principal:
                      department_id=user.department_id)
 
 
+# Names without an account whose failed log-ins are kept (`LoginFailure`): a small table, whatever
+# is sent. Past it, rows that say nothing go first, then the longest quiet (`_bound_unknown_names`).
+UNKNOWN_NAMES_KEPT = 10_000
+
+
 def authenticate(db: Session, settings: Settings, username: str, password: str) -> User:
     """Checks a password and keeps the failure count. The caller commits in every case, so
-    that a failure is counted even though this raises."""
-    user = db.scalar(select(User).where(User.username == username.strip().lower()))
+    that a failure is counted even though this raises.
+
+    A name without an account is answered as an account is answered for a wrong password: the
+    same argon2 work (`verify_password` checks against a dummy hash), the same 401, and after
+    `login_max_failures` failures the same 423 for `login_lock_minutes`, during which the same
+    "locked" answer comes whatever password is sent. Otherwise the lock-out itself would tell an
+    attacker which usernames exist: five wrong passwords end in 423 for a real name and never for
+    a made-up one. The made-up name's count is kept in `login_failures`, not in `users` (no row is
+    made or changed there), and in the database rather than in memory, so that every process of
+    an installation answers alike."""
+    name = username.strip().lower()
+    user = db.scalar(select(User).where(User.username == name))
     now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        raise Locked("账户已锁定，请 {minutes} 分钟后再试", minutes=_minutes_left(user.locked_until - now))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        if user is not None:
-            _count_failure(db, settings, user)
+    if user is None:
+        _refuse_unknown(db, settings, name, password, now)
+    if user.locked_until and user.locked_until > now:
+        raise _still_locked(user.locked_until, now)
+    if not verify_password(user.password_hash, password):
+        _count_failure(db, settings, user)
         raise LoginFailed("用户名或密码错误")
     if not user.is_active:
         raise LoginFailed("账户已停用", code="account_disabled")
@@ -67,6 +87,15 @@ def authenticate(db: Session, settings: Settings, username: str, password: str) 
     user.locked_until = None
     user.last_login_at = now
     return user
+
+
+def _still_locked(until: datetime, now: datetime) -> Locked:
+    return Locked("账户已锁定，请 {minutes} 分钟后再试", minutes=_minutes_left(until - now))
+
+
+def _locked_now(settings: Settings) -> Locked:
+    return Locked("密码连续错误 {failures} 次，账户已锁定，请 {minutes} 分钟后再试",
+                  failures=settings.login_max_failures, minutes=settings.login_lock_minutes)
 
 
 def _count_failure(db: Session, settings: Settings, user: User) -> None:
@@ -77,8 +106,56 @@ def _count_failure(db: Session, settings: Settings, user: User) -> None:
         user.locked_until = utcnow() + timedelta(minutes=settings.login_lock_minutes)
         user.failed_logins = 0
         db.flush()
-        raise Locked("密码连续错误 {failures} 次，账户已锁定，请 {minutes} 分钟后再试",
-                     failures=settings.login_max_failures, minutes=settings.login_lock_minutes)
+        raise _locked_now(settings)
+
+
+def _name_digest(settings: Settings, name: str) -> str:
+    """Keyed, so that the table does not let anyone test guesses of what was typed offline."""
+    return hmac.new(settings.resolved_secret_key.encode(), f"login:{name}".encode(), hashlib.sha256).hexdigest()
+
+
+def _refuse_unknown(db: Session, settings: Settings, name: str, password: str, now: datetime) -> NoReturn:
+    """The answer for a name without an account, step for step the one `authenticate` gives an
+    account: locked → the lock; else the password check, a failure counted, the lock at the limit."""
+    digest = _name_digest(settings, name)
+    locked_until = db.scalar(select(LoginFailure.locked_until).where(LoginFailure.name_digest == digest))
+    if locked_until and locked_until > now:
+        raise _still_locked(locked_until, now)
+    verify_password(None, password)  # the time a real account's check takes: timing tells nothing either
+    # An atomic upsert, as the account's increment is: two failures sent at once both count.
+    upsert = dialect_insert(db.get_bind().dialect.name)(LoginFailure).values(
+        name_digest=digest, failures=1, last_failed_at=now)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LoginFailure.name_digest],
+        set_={"failures": LoginFailure.failures + 1, "last_failed_at": now}).returning(LoginFailure.failures)
+    failures = db.execute(upsert).scalar_one()
+    if failures == 1:
+        _bound_unknown_names(db, now)
+    if failures >= settings.login_max_failures:
+        db.execute(update(LoginFailure).where(LoginFailure.name_digest == digest).values(
+            failures=0, locked_until=now + timedelta(minutes=settings.login_lock_minutes)))
+        raise _locked_now(settings)
+    raise LoginFailed("用户名或密码错误")
+
+
+def _bound_unknown_names(db: Session, now: datetime) -> None:
+    """Keeps `login_failures` to UNKNOWN_NAMES_KEPT rows. First to go are rows that say nothing: no
+    failure since their lock ended, so they answer as a name never tried. Only under a flood of
+    made-up names do more go, the longest quiet first and a live lock last; their counts start again."""
+    kept = db.scalar(select(func.count()).select_from(LoginFailure)) or 0
+    if kept <= UNKNOWN_NAMES_KEPT:
+        return
+    db.execute(delete(LoginFailure).where(LoginFailure.failures == 0, LoginFailure.locked_until <= now)
+               .execution_options(synchronize_session=False))
+    excess = (db.scalar(select(func.count()).select_from(LoginFailure)) or 0) - UNKNOWN_NAMES_KEPT
+    if excess <= 0:
+        return
+    oldest = (select(LoginFailure.name_digest)
+              .order_by(case((LoginFailure.locked_until > now, 1), else_=0), LoginFailure.last_failed_at,
+                        LoginFailure.name_digest)
+              .limit(excess))
+    db.execute(delete(LoginFailure).where(LoginFailure.name_digest.in_(oldest.scalar_subquery()))
+               .execution_options(synchronize_session=False))
 
 
 def _minutes_left(delta: timedelta) -> int:
@@ -136,8 +213,8 @@ def list_users(db: Session, who: Principal, *, role: str | None = None, q: str |
     if role:
         stmt = stmt.where(User.role == role)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where((User.username.like(like)) | (User.display_name.like(f"%{q.strip()}%")))
+        stmt = stmt.where(User.username.contains(q.strip().lower(), autoescape=True)
+                          | User.display_name.contains(q.strip(), autoescape=True))
     if region_code:
         region = db.get(Region, region_code)
         stmt = stmt.where(Region.path.startswith(region.path if region else "/none/", autoescape=True))
@@ -196,11 +273,13 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
     user = User(username=username, display_name=display_name.strip() or username, role=role,
                 region_code=region_code, department_id=department_id,
                 password_hash=password_hash or hash_password(password))
-    db.add(user)
-    db.flush()
     # A department admin is whom the department's unassigned cases go to; a dispatcher, whom a
     # desk's cases are announced to.
     bump_routing(db)
+    if not add_unique(db, user):
+        # Taken since the look above: two admins created the same name at the same moment. The
+        # one who lost is told what the look would have told them, not a server error.
+        raise ValidationFailed({"username": FieldProblem("用户名已存在")}) from None
     return user
 
 
@@ -227,6 +306,9 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     user.role, user.region_code, user.department_id = new_role, new_region, new_dept
     if is_active is not None:
         user.is_active = is_active
+    # Moved to another department, no longer a department's person or stopped: the areas they
+    # answered for go in this transaction, routing's version bumped above.
+    drop_stale_assignments(db, user)
     if password or is_active is False:
         # A new password, or a stop: the log-ins made before end for good, and do not come back
         # with the account if it is taken into service again.

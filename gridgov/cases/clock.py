@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
+
 from gridgov.cases.lifecycle import STATES
 from gridgov.cases.models import Case
 from gridgov.catalog.models import CatalogItem
+from gridgov.workcal.calendar import WORKING_UNITS
 
 WARN_FRACTION = 0.8
 DEFAULT_LIMITS = {  # when a case has no catalog item yet (triage)
@@ -30,21 +33,38 @@ def step_limit(item: CatalogItem | None, step: str, urgent: bool) -> tuple[float
     return amount, unit
 
 
+def clock_amounts(limit, carried):
+    """(left until the deadline, left until the 80 % warning) of a step whose clock has already
+    run `carried` of its `limit`: floats, or numpy arrays for many clocks at once (recount.py)."""
+    return np.maximum(limit - carried, 0.0), np.maximum(limit * WARN_FRACTION - carried, 0.0)
+
+
 def _schedule(case: Case, cal, run_start: datetime) -> None:
-    remaining = max(case.limit_amount - case.carried_amount, 0.0)
-    case.deadline = cal.deadline(run_start, remaining, case.time_unit)
-    warn_left = max(case.limit_amount * WARN_FRACTION - case.carried_amount, 0.0)
-    case.warn_at = cal.deadline(run_start, warn_left, case.time_unit)
+    remaining, warn_left = clock_amounts(case.limit_amount, case.carried_amount)
+    case.deadline = cal.deadline(run_start, float(remaining), case.time_unit)
+    case.warn_at = cal.deadline(run_start, float(warn_left), case.time_unit)
+
+
+def fallback_years(case: Case, cal) -> list[int]:
+    """The years without calendar data that the running step's deadline was counted through, on
+    Monday–Friday: the page says so beside the deadline (recount.py counts it again once entered)."""
+    if case.deadline is None or case.step_started_at is None or case.time_unit not in WORKING_UNITS:
+        return []
+    return sorted(cal.missing_years(case.step_started_at, case.deadline))
 
 
 def light_at(case: Case, now: datetime) -> str:
     if case.deadline is None or case.paused_at is not None:
         return case.light
-    if now >= case.deadline:
+    return running_light(now, case.deadline, case.warn_at)
+
+
+def running_light(now: datetime, deadline: datetime, warn_at: datetime | None) -> str:
+    """The light of a running clock: red past 100 % (as workcal.calendar.clock_light and the
+    sweep), yellow from the warning time."""
+    if now > deadline:
         return "red"
-    if case.warn_at is not None and now >= case.warn_at:
-        return "yellow"
-    return "green"
+    return "yellow" if warn_at is not None and now >= warn_at else "green"
 
 
 def start_step(case: Case, item: CatalogItem | None, cal, now: datetime) -> None:

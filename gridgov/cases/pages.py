@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile  # what request.form() returns
 
-from gridgov.cases import files, service
+from gridgov.cases import clock, files, service
 from gridgov.cases.lifecycle import ACTIONS, STATES, allowed_actions
 from gridgov.cases.models import Case, CaseAttachment
 from gridgov.cases.schemas import EventOut, case_outs
@@ -20,7 +20,7 @@ from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, NotFound
 from gridgov.core.excel import table_workbook, xlsx_response
-from gridgov.departments.models import Department
+from gridgov.departments.models import DEPARTMENT_ROLES, Department
 from gridgov.regions.models import Region
 from gridgov.web.render import render
 
@@ -60,7 +60,7 @@ def _choices(db, who) -> dict:
 def _tabs(who) -> dict[str, str]:
     if who.role == "grid_worker":
         return {k: MINE[k] for k in ("reported", "to_verify")}
-    if who.role in service.DEPT_ROLES:
+    if who.role in DEPARTMENT_ROLES:
         return {k: MINE[k] for k in ("to_sign", "in_hand", "overdue")}
     return {}
 
@@ -151,7 +151,7 @@ def suggest_partial(request: Request, db: DB, who: Who, description: str = "", l
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, db: DB, who: Who, case_id: int):
+def case_page(request: Request, db: DB, who: Who, ctx: Ctx, case_id: int):
     case = service.get_case(db, who, case_id)
     out = case_outs(db, [case])[0]
     events = EventOut.many(db, service.events(db, who, case_id))
@@ -159,9 +159,13 @@ def case_page(request: Request, db: DB, who: Who, case_id: int):
                         .order_by(CaseAttachment.id)).all()
     actions = allowed_actions(who, service.view_of(db, case))
     nearby = service.possible_duplicates(db, who, case.lon, case.lat, case.item_id, exclude_id=case.id)
-    depts = db.scalars(select(Department).order_by(Department.code)).all()
+    # Only departments whose area holds the case's grid can take it (the dispatch action checks it too).
+    depts = [d for d in db.scalars(select(Department).order_by(Department.code)) if case.region_path.startswith(
+        d.region.path)]
     nearby_json = json.dumps([{"id": c.id, "number": c.number, "lon": c.lon, "lat": c.lat} for c, _ in nearby])
+    deadline_fallback = clock.fallback_years(case, ctx.calendar(db))
     return render(request, "cases/detail.html", case=out, events=events, photos=photos, actions=actions,
+                  deadline_fallback=deadline_fallback,
                   nearby=nearby, nearby_json=nearby_json, departments=depts, states=STATES, lights=LIGHTS,
                   all_actions=ACTIONS,
                   satisfaction=service.SATISFACTION, supervision=service.SUPERVISION, sources=service.SOURCES,
@@ -197,7 +201,7 @@ async def act_page(request: Request, db: DB, who: Who, ctx: Ctx, case_id: int, a
         message = exc.body(request.state.lang)["error"]
         detail = "；".join(message["fields"].values())
         request.state.flash = message["message"] + (f"：{detail}" if detail else "")
-        response = case_page(request, db, who, case_id)
+        response = case_page(request, db, who, ctx, case_id)
         response.status_code = exc.status
         return response
     db.commit()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
 from gridgov.catalog.models import HANDLING_LEVELS, CatalogItem
-from gridgov.departments.models import AreaAssignment, Department
+from gridgov.departments.models import DEPARTMENT_ROLES, AreaAssignment, Department
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import Region
 from gridgov.regions.service import GRID_LAYER, bump_meta, grid_layer_version, meta_version, path_codes
@@ -101,9 +101,9 @@ _COVERING_ASSIGNMENTS = (  # built once: every routed intake runs it
     select(AreaAssignment.handler_id, User.display_name, Region.path, Region.name)
     .join(Region, Region.code == AreaAssignment.region_code).join(User, User.id == AreaAssignment.handler_id)
     .where(AreaAssignment.department_id == bindparam("dept"), User.is_active.is_(True),
-           # An assignment outlives its handler's move to another department or role (accounts'
-           # update_user keeps it): only the department's own handlers may be given its cases.
-           User.department_id == AreaAssignment.department_id, User.role.in_(("dept_handler", "dept_admin")),
+           # A move to another department or role drops the handler's assignments (departments'
+           # drop_stale_assignments); this keeps routing right should one be left all the same.
+           User.department_id == AreaAssignment.department_id, User.role.in_(DEPARTMENT_ROLES),
            AreaAssignment.region_code.in_(bindparam("codes", expanding=True))))
 
 

@@ -29,14 +29,13 @@ from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.db import dialect_insert, utcnow, write_new
 from gridgov.core.errors import AppError, Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from gridgov.departments.models import Department
+from gridgov.departments.models import DEPARTMENT_ROLES, Department
 from gridgov.people.identity import IdentityError, mask_phone, parse_phone
 from gridgov.regions.coords import to_wgs84
 from gridgov.regions.service import GridLocator
 
 SOURCES = {"grid_worker": "网格员上报", "hotline": "12345 热线", "citizen": "群众自报", "open311": "Open311 接口",
            "video": "视频监控", "referral": "部门转办"}
-DEPT_ROLES = ("dept_handler", "dept_admin")
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 SUPERVISION = {"normal": "普通督办", "yellow": "黄牌督办", "red": "红牌督办"}
 AUTO_ITEM_SCORE = 0.6
@@ -77,7 +76,7 @@ def scoped(who: Principal):
     if not who.can("cases.read"):
         raise Forbidden()
     stmt = select(Case)
-    if who.role in DEPT_ROLES:
+    if who.role in DEPARTMENT_ROLES:
         return stmt.where(or_(Case.department_id == who.department_id, Case.reporter_user_id == who.user_id))
     return stmt.where(or_(who.within(Case.region_path), Case.reporter_user_id == who.user_id))
 
@@ -375,6 +374,7 @@ def _apply_route(db, ctx, case: Case, item: CatalogItem) -> None:
     case.department_id, case.handler_id = decision.department_id, decision.handler_id
     case.routing_rule, case.routing_reason = decision.rule, decision.reason
     case.triage_reason = decision.triage_reason
+    case.level = decision.level  # a triage case waited at the district; its item says where it goes
 
 
 def _effect_void(db, ctx, who, case, data, now):
@@ -423,6 +423,10 @@ def _effect_dispatch(db, ctx, who, case, data, now):
         dept = db.get(Department, data.department_id)
         if dept is None:
             raise ValidationFailed({"department_id": FieldProblem("部门不存在")})
+        if not case.region_path.startswith(dept.region.path):
+            raise ValidationFailed({"department_id": FieldProblem(
+                "{department}的辖区（{region}）不含事件所在网格 {grid}", department=dept.name,
+                region=dept.region.name, grid=case.grid_code)})
         case.department_id = dept.id
         if data.handler_id is None:
             from gridgov.regions.models import Region
@@ -624,8 +628,8 @@ def list_cases(db: Session, who: Principal, f: CaseFilter, limit: int = 50, offs
     if f.triage:
         stmt = stmt.where(Case.triage_reason != "", Case.state.in_(["reported", "registered"]))
     if f.q:
-        like = f"%{f.q.strip()}%"
-        stmt = stmt.where(or_(Case.number.like(like), Case.description.like(like), Case.address.like(like)))
+        q = f.q.strip()  # escaped: a '%' or '_' typed into the search box is that character
+        stmt = stmt.where(or_(*(c.contains(q, autoescape=True) for c in (Case.number, Case.description, Case.address))))
     if f.mine == "reported":
         stmt = stmt.where(Case.reporter_user_id == who.user_id)
     elif f.mine == "to_verify":

@@ -44,11 +44,11 @@ class SweepReport:
 
 
 def _due_red(now: datetime):
-    return (Case.light != "red") & (Case.deadline <= now) & Case.paused_at.is_(None) & Case.state.in_(TIMED)
+    return (Case.light != "red") & (Case.deadline < now) & Case.paused_at.is_(None) & Case.state.in_(TIMED)
 
 
 def _due_yellow(now: datetime):
-    return ((Case.light == "green") & (Case.warn_at <= now) & (Case.deadline > now) & Case.paused_at.is_(None)
+    return ((Case.light == "green") & (Case.warn_at <= now) & (Case.deadline >= now) & Case.paused_at.is_(None)
             & Case.state.in_(TIMED))
 
 

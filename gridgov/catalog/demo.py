@@ -366,7 +366,7 @@ def build_demo_catalog(db: Session) -> int:
         created += 1
     db.flush()
     if created or touched:
-        from gridgov.catalog import suggest
+        from gridgov.catalog.service import _forget_suggestion_index
 
-        suggest.forget()
+        _forget_suggestion_index(db)
     return created

@@ -276,7 +276,7 @@ def import_workbook(db: Session, data: bytes, mode: str = "all_or_nothing") -> I
     _write(db, good, report, names, kinds)
     report.written = True
     if report.created or report.updated or report.categories_created or report.categories_updated:
-        service._forget_suggestion_index()
+        service._forget_suggestion_index(db)
     return report
 
 

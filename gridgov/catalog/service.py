@@ -346,9 +346,17 @@ def apply_item(db: Session, item: CatalogItem | None, values: Mapping[str, Any],
     return item, changed
 
 
-def _forget_suggestion_index() -> None:
-    from gridgov.catalog import suggest
+CATALOG_KEY = "catalog"  # its version in `meta`: other processes' suggestion indexes follow it
 
+
+def _forget_suggestion_index(db: Session) -> None:
+    """After a change to the catalog: this process drops its suggestion index now, the others see
+    the version move when the change commits (a renamed category changes neither the items' count
+    nor their last change, which is all the index's other signature reads)."""
+    from gridgov.catalog import suggest
+    from gridgov.regions.service import bump_meta
+
+    bump_meta(db, CATALOG_KEY)
     suggest.forget()
 
 
@@ -358,7 +366,7 @@ def create_item(db: Session, who: Principal, values: Mapping[str, Any]) -> Catal
     if checked.problems:
         raise ValidationFailed(checked.problems)
     item, _ = apply_item(db, None, checked.values)
-    _forget_suggestion_index()
+    _forget_suggestion_index(db)
     return item
 
 
@@ -371,7 +379,7 @@ def update_item(db: Session, who: Principal, code: str, values: Mapping[str, Any
         raise ValidationFailed(checked.problems)
     item, changed = apply_item(db, item, checked.values)
     if changed:
-        _forget_suggestion_index()
+        _forget_suggestion_index(db)
     return item
 
 
@@ -428,7 +436,7 @@ def create_category(db: Session, who: Principal, *, code: str, name: str, kind: 
     row = Category(**values)
     db.add(row)
     db.flush()
-    _forget_suggestion_index()
+    _forget_suggestion_index(db)
     return row
 
 
@@ -448,5 +456,5 @@ def update_category(db: Session, who: Principal, code: str, *, name: str | None 
         for child in db.scalars(select(Category).where(Category.parent_id == row.id)):
             child.kind = values["kind"]
     db.flush()
-    _forget_suggestion_index()
+    _forget_suggestion_index(db)
     return row

@@ -38,8 +38,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from gridgov.catalog.models import CatalogItem, Category
-from gridgov.catalog.service import ITEM_LOAD
+from gridgov.catalog.service import CATALOG_KEY, ITEM_LOAD
 from gridgov.core.i18n import translate
+from gridgov.regions.service import meta_version
 
 TTL_SECONDS = 300
 CHECK_SECONDS = 1.0  # how often a process asks whether its indexes are current
@@ -321,9 +322,10 @@ def _statements() -> dict[str, Executable]:
 
 def _signatures(db: Session) -> tuple[tuple, datetime | None]:
     """What the cached indexes depend on, in one round trip: the active items (count, last change)
-    and the categories, and the newest change to any case."""
+    and the categories, and the newest change to any case; and the catalog's version in `meta`
+    (read with the process's other versions)."""
     row = db.execute(_statements()["signatures"]).one()
-    return (row[0], str(row[1]), row[2]), row[3]
+    return (row[0], str(row[1]), row[2], meta_version(db, CATALOG_KEY)), row[3]
 
 
 def _indexes(db: Session) -> tuple[_CatalogIndex, _PastIndex]:

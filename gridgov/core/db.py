@@ -204,6 +204,7 @@ def add_unique(db: Session, row) -> bool:
     the key is taken. The caller looked first: this is for someone who added it since (two clicks
     at once), told then as the look would have told them. The row is added inside the savepoint:
     begin_nested() flushes what is pending before it opens one."""
+    _open_transaction(db)
     try:
         with db.begin_nested():
             db.add(row)
@@ -211,6 +212,15 @@ def add_unique(db: Session, row) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _open_transaction(db: Session) -> None:
+    """Python's sqlite3 begins a transaction only before an INSERT, UPDATE or DELETE: a SAVEPOINT
+    sent first opens one of SQLite's own, and its RELEASE commits the row there and then, so a
+    request that failed later would keep it. Begin the real transaction first."""
+    conn = db.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
 
 
 def write_new_all(db: Session, objs: list) -> None:

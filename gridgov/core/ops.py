@@ -60,6 +60,8 @@ class RequestObserver:
         # Only has to tell requests apart in the logs, not be unguessable: os.urandom, behind
         # secrets, is a system call per request.
         request_id = request.headers.get("x-request-id") or f"{random.getrandbits(64):016x}"
+        # For the 500 handler, which runs outside this middleware and cannot see this frame.
+        request.state.request_id = request_id
         started = time.perf_counter()
         status = 500
 

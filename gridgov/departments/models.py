@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gridgov.core.db import Base, UTCDateTime, utcnow
 from gridgov.regions.models import Region
 
+# The roles that belong to a department and take its cases.
+DEPARTMENT_ROLES = ("dept_handler", "dept_admin")
 DEPARTMENT_LEVELS = {"district_bureau": "区直部门", "street_office": "街道办事处", "utility": "公共事业单位"}
 
 

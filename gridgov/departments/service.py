@@ -12,7 +12,7 @@ from gridgov.accounts.models import User
 from gridgov.accounts.principal_cache import forget_principals
 from gridgov.cases.routing import bump_routing
 from gridgov.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from gridgov.departments.models import DEPARTMENT_LEVELS, AreaAssignment, Department
+from gridgov.departments.models import DEPARTMENT_LEVELS, DEPARTMENT_ROLES, AreaAssignment, Department
 from gridgov.regions.models import Region
 
 DEPT_CODE = re.compile(r"^[A-Z0-9]{2,10}$")
@@ -155,11 +155,10 @@ def add_member(db: Session, who: Principal, dept_id: int, user_id: int) -> User:
     user = db.get(User, user_id)
     if user is None or not who.covers(user.region.path):
         raise NotFound("找不到用户 {id}", id=user_id)
-    if user.role not in ("dept_handler", "dept_admin"):
+    if user.role not in DEPARTMENT_ROLES:
         raise ValidationFailed({"user_id": FieldProblem("只有部门负责人或部门管理员可以加入部门")})
-    if user.department_id not in (None, dept.id):
-        db.execute(delete(AreaAssignment).where(AreaAssignment.handler_id == user.id))
     user.department_id = dept.id
+    drop_stale_assignments(db, user)  # those of the department they came from
     db.flush()
     bump_routing(db)
     forget_principals(db)  # what they may see changes with the department
@@ -173,10 +172,23 @@ def remove_member(db: Session, who: Principal, dept_id: int, user_id: int) -> No
     user = db.get(User, user_id)
     if user is None or user.department_id != dept.id:
         raise NotFound("找不到用户 {id}", id=user_id)
-    # A handler who has left must not keep receiving the department's cases.
-    db.execute(delete(AreaAssignment).where(AreaAssignment.handler_id == user.id,
-                                            AreaAssignment.department_id == dept.id))
     user.department_id = None
+    # A handler who has left must not keep receiving the department's cases.
+    drop_stale_assignments(db, user)
     db.flush()
     bump_routing(db)
     forget_principals(db)  # or the log-in cache lets them see its cases a moment longer
+
+
+def drop_stale_assignments(db: Session, user: User) -> None:
+    """Deletes the area assignments of `user` that no longer stand, as they are now (changed, not
+    yet flushed, is fine): all of them once the user is stopped, in no department or no longer in a
+    department role; otherwise those of departments other than their own. Every change of those
+    calls it in its own transaction (accounts' `update_user`, adding and removing members), the
+    caller bumping the routing version. Routing passes such assignments over anyway
+    (`cases.routing._COVERING_ASSIGNMENTS`), but the department's page and API kept listing the
+    person as answering for the area, and a handler taken back later would have found them again."""
+    stmt = delete(AreaAssignment).where(AreaAssignment.handler_id == user.id)
+    if user.is_active and user.role in DEPARTMENT_ROLES and user.department_id is not None:
+        stmt = stmt.where(AreaAssignment.department_id != user.department_id)
+    db.execute(stmt)

@@ -176,8 +176,9 @@ def _filters(who: Principal, query: ResidentQuery) -> list[ColumnElement[bool]]:
             raise ValidationFailed({"kind": FieldProblem("必须是以下之一：{expected}", expected="、".join(KINDS))})
         conditions.append(Resident.kind == query.kind)
     if query.address:
-        like = f"%{query.address.strip()}%"
-        conditions.append(or_(Resident.address.like(like), Resident.hukou_address.like(like)))
+        words = query.address.strip()
+        conditions.append(or_(Resident.address.contains(words, autoescape=True),
+                              Resident.hukou_address.contains(words, autoescape=True)))
     return conditions
 
 

@@ -15,7 +15,7 @@ from gridgov.core.deps import ANON_COOKIE, DB, SESSION_COOKIE, MaybeWho, Who, ch
 from gridgov.core.errors import AppError, ValidationFailed
 from gridgov.core.i18n import LANGS
 from gridgov.departments import service as departments
-from gridgov.departments.models import DEPARTMENT_LEVELS, Department
+from gridgov.departments.models import DEPARTMENT_LEVELS, DEPARTMENT_ROLES, Department
 from gridgov.regions import service as regions
 from gridgov.regions.models import Region
 from gridgov.visits.pages import home_context as visit_home
@@ -42,7 +42,8 @@ def _demo_logins(db) -> list[tuple[str, str, str]]:
     wanted = ["admin", "leader", "dispatcher"]
     rows = [db.scalar(select(User).where(User.username == u)) for u in wanted]
     for prefix in ("jd", "sq", "wg", "bm"):
-        rows.append(db.scalar(select(User).where(User.username.like(f"{prefix}%")).order_by(User.username)))
+        first = select(User).where(User.username.startswith(prefix, autoescape=True)).order_by(User.username)
+        rows.append(db.scalar(first))
     return [(u.username, u.role, u.display_name) for u in rows if u is not None]
 
 
@@ -232,7 +233,7 @@ def _department_context(db, who, dept_id: int) -> dict:
     candidates = []
     if who.can("users.manage") and departments.may_manage(who, dept):
         candidates = db.scalars(select(User).join(Region, Region.code == User.region_code).where(
-            User.role.in_(["dept_handler", "dept_admin"]), who.within(Region.path),
+            User.role.in_(DEPARTMENT_ROLES), who.within(Region.path),
             (User.department_id.is_(None)) | (User.department_id != dept.id)).order_by(User.username)).all()
     return {"dept": dept, "members": people, "assignments": departments.assignments(db, dept),
             "candidates": candidates,

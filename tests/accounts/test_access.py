@@ -224,3 +224,10 @@ def test_within_and_within_or_above_in_sql(sessions):
     assert inside == {code for code, path in every.items() if path.startswith(who.region_path)}
     assert inside == {COMMUNITY} | {f"{COMMUNITY}0{n}" for n in range(1, 5)}
     assert around == inside | {"430200", DISTRICT, STREET}
+
+
+def test_a_user_search_reads_underscore_as_itself(client, auth):
+    every = all_users(client, auth("dispatcher"))["items"]
+    assert any("_" not in u["username"] for u in every)  # so an unescaped '_' would match them
+    assert all("_" in u["username"] or "_" in u["display_name"]
+               for u in all_users(client, auth("dispatcher"), q="_")["items"])

@@ -12,12 +12,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gridgov.accounts import service
 from gridgov.accounts.access import Principal
-from gridgov.accounts.models import AuthToken, User
+from gridgov.accounts.models import AuthToken, LoginFailure, User
 from gridgov.core.db import utcnow
 from gridgov.core.security import token_digest
 
@@ -221,10 +221,86 @@ def test_the_lock_lifts_when_its_time_is_over(client, sessions, request):
     assert stored_user(sessions, username).locked_until is None
 
 
-def test_unknown_usernames_lock_nothing(client):
-    name = f"ghost_{uuid.uuid4().hex[:8]}"
-    codes = {token_for(client, name, "x" * 8).status_code for _ in range(6)}
-    assert codes == {401}
+def _answer(r) -> tuple[int, dict]:
+    """Status and error body, the minutes left read as a number whatever they are."""
+    return r.status_code, {**r.json()["error"], "message": re.sub(r"\d+ (分钟|minutes)", r"N \1",
+                                                                  r.json()["error"]["message"])}
+
+
+def _users(sessions) -> int:
+    with sessions() as db:
+        return db.scalar(select(func.count(User.id)))
+
+
+def _ghost_row(app, sessions, name: str) -> LoginFailure | None:
+    with sessions() as db:
+        return db.get(LoginFailure, service._name_digest(app.state.settings, name))
+
+
+def test_an_unknown_username_locks_as_a_real_one_does(client, app, sessions, request):
+    """Five wrong passwords lock an account (423): a name with no account must end the same way, or
+    the lock-out tells an attacker which usernames exist. Nothing is written about it in `users`."""
+    real, _ = new_user(request)
+    ghost = f"ghost_{uuid.uuid4().hex[:8]}"
+    users_before = _users(sessions)
+    for n in range(1, 6):
+        pair = [_answer(token_for(client, name, f"wrong-{n}")) for name in (real, ghost)]
+        assert pair[0] == pair[1], (n, pair)
+        assert pair[0][0] == (401 if n < 5 else 423), (n, pair)
+    assert pair[0][1]["message"] == "密码连续错误 5 次，账户已锁定，请 N 分钟后再试"
+    locked = [token_for(client, real, PASSWORD), token_for(client, ghost, PASSWORD)]
+    assert locked[0].json() == locked[1].json()
+    assert locked[0].status_code == locked[1].status_code == 423
+    assert locked[1].json()["error"]["code"] == "account_locked"
+    assert 1 <= _minutes_in(locked[1].json()["error"]["message"]) <= 15
+    english = [_answer(token_for(client, name, PASSWORD, **{"Accept-Language": "en"})) for name in (real, ghost)]
+    assert english[0] == english[1] and english[0][0] == 423
+    page = page_login(client, ghost, PASSWORD)
+    assert page.status_code == 423 and "账户已锁定" in page.text
+
+    assert stored_user(sessions, ghost) is None
+    assert _users(sessions) == users_before
+    row = _ghost_row(app, sessions, ghost)
+    assert row.locked_until > utcnow()
+    with sessions() as db:  # only a keyed digest of the name is kept
+        assert ghost not in repr(db.execute(select(LoginFailure.__table__)).all())
+
+
+def test_an_unknown_usernames_lock_lifts_and_counts_again_as_a_real_ones(client, app, sessions, request):
+    real, user_id = new_user(request)
+    ghost = f"ghost_{uuid.uuid4().hex[:8]}"
+    for n in range(5):
+        token_for(client, real, f"wrong-{n}")
+        token_for(client, ghost, f"wrong-{n}")
+    assert {token_for(client, name).status_code for name in (real, ghost)} == {423}
+    with sessions() as db:  # both locks moved into the past instead of waiting for them
+        db.get(User, user_id).locked_until = utcnow() - timedelta(seconds=1)
+        db.get(LoginFailure, service._name_digest(app.state.settings, ghost)).locked_until = (
+            utcnow() - timedelta(seconds=1))
+        db.commit()
+    for n in range(1, 6):
+        pair = [_answer(token_for(client, name, f"again-{n}")) for name in (real, ghost)]
+        assert pair[0] == pair[1], (n, pair)
+        assert pair[0][0] == (401 if n < 5 else 423), (n, pair)
+
+
+def test_unknown_names_are_kept_in_a_bounded_table_and_a_live_lock_stays(client, app, sessions, monkeypatch):
+    with sessions() as db:  # what earlier tests left, locks among it, would be kept before these names
+        db.execute(delete(LoginFailure))
+        db.commit()
+    locked = f"ghost_{uuid.uuid4().hex[:8]}"
+    for n in range(5):
+        token_for(client, locked, f"wrong-{n}")
+    monkeypatch.setattr(service, "UNKNOWN_NAMES_KEPT", 3)
+    passers_by = [f"ghost_{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    for name in passers_by:
+        assert token_for(client, name, "wrong").status_code == 401
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(LoginFailure)) == 3
+    kept = [name for name in passers_by if _ghost_row(app, sessions, name) is not None]
+    assert kept == passers_by[-2:]  # the longest quiet went first
+    r = token_for(client, locked, PASSWORD)
+    assert r.status_code == 423 and r.json()["error"]["code"] == "account_locked"
 
 
 # --- page log-in ---

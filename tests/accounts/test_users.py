@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from gridgov.accounts import service
 from gridgov.accounts.models import User
 from gridgov.cli import app as cli
 from gridgov.departments.models import Department
@@ -96,6 +99,55 @@ def test_invalid_user_is_a_422_naming_the_field(client, auth, sessions, changes,
     assert err["fields"][field] == message
     if body["username"].startswith("t_"):
         assert stored_user(sessions, body["username"]) is None
+
+
+def _both_past_the_look(monkeypatch):
+    """Holds each of two requests at `create_user`'s password hashing, which comes after its look for
+    the username, until both have come that far: both found the name free, as two admins do who
+    press "create" at the same moment."""
+    real, barrier, held = service.hash_password, threading.Barrier(2, timeout=20), threading.local()
+
+    def wrapper(password: str) -> str:
+        if not getattr(held, "done", False):
+            held.done = True
+            barrier.wait()
+        return real(password)
+
+    monkeypatch.setattr(service, "hash_password", wrapper)
+
+
+def test_one_username_created_twice_at_once_is_one_user_and_the_same_refusal(client, auth, sessions, monkeypatch,
+                                                                               request):
+    headers = auth("admin")  # logged in before the two requests are held
+    body = user_body(request)
+    _both_past_the_look(monkeypatch)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post("/api/v1/users", json=body, headers=headers), range(2)))
+    monkeypatch.undo()
+    assert sorted(r.status_code for r in answers) == [201, 422], [r.text for r in answers]
+    refused = next(r for r in answers if r.status_code == 422)
+    # Word for word what a duplicate sent a moment later is told.
+    later = client.post("/api/v1/users", json=body, headers=headers)
+    assert refused.json() == later.json() == {"error": {"code": "validation_error", "message": "请求参数有误",
+                                                        "fields": {"username": "用户名已存在"}}}
+    created = next(r for r in answers if r.status_code == 201).json()
+    with sessions() as db:
+        assert db.scalars(select(User.id).where(User.username == body["username"])).all() == [created["id"]]
+    assert token_for(client, body["username"]).status_code == 200
+
+
+def test_a_created_user_is_written_only_with_its_transaction(sessions, request):
+    """The insert's savepoint must sit inside the request's transaction: on SQLite a savepoint that
+    begins the transaction commits it when released, and a request that failed afterwards would
+    leave the account behind."""
+    from tests.accounts.test_auth import ROOT
+
+    username = fresh_name(request)
+    with sessions() as db:
+        service.create_user(db, ROOT, username=username, display_name="回滚", password=PASSWORD,
+                            role="grid_worker", region_code=GRID)
+        db.rollback()
+    assert stored_user(sessions, username) is None
 
 
 def test_all_problems_are_reported_at_once(client, auth, request):

@@ -86,6 +86,11 @@ def test_report_handle_verify_close_in_the_browser(browser, live_server, session
         handler = db.get(User, case.handler_id).username
     dispatcher_ctx, desk = log_in(browser, live_server, "dispatcher")
     desk.goto(f"{live_server}/cases/{case_id}")
+    # The case map outlines the grids around it, the case's own one named and in view.
+    desk.wait_for_selector("#case-map[data-grids]")
+    assert int(desk.get_attribute("#case-map", "data-grids")) > 1
+    assert desk.locator("#case-map path.grid.own").count() == 1
+    assert GRID in desk.locator("#case-map .leaflet-tooltip").inner_text()
     take(desk, "register")
     take(desk, "dispatch")
     assert desk.locator("[data-testid=state]").inner_text() == "待签收"

@@ -5,18 +5,21 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gridgov.accounts.models import User
-from gridgov.departments.models import Department
+from gridgov.departments.models import AreaAssignment, Department
 from tests.cases.test_lifecycle import item_at, new_case  # noqa: F401  (new_case: a fixture)
 
 
 def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(client, auth, sessions, new_case):  # noqa: F811
-    """An admin moves a handler to another department (PATCH /users): their area assignment in the
-    old department is left behind, but the old department's cases must not go to someone who is no
-    longer its member (they could not even see them)."""
+    """An admin moves a handler to another department (PATCH /users): the old department's cases
+    must not go to someone who is no longer its member (they could not even see them). The move
+    drops their areas there; this test gives them back afterwards, for the tests that follow."""
     item = item_at(sessions, "district")  # the item new_case() reports under
     moved = new_case()["handler"]["id"]
     with sessions() as db:
         other = db.scalar(select(Department.id).where(Department.id != item.department_id).order_by(Department.id))
+        areas = db.scalars(select(AreaAssignment.region_code).where(
+            AreaAssignment.handler_id == moved, AreaAssignment.department_id == item.department_id)).all()
+    assert areas
     r = client.patch(f"/api/v1/users/{moved}", json={"department_id": other}, headers=auth("admin"))
     assert r.status_code == 200, r.text
     try:
@@ -28,3 +31,7 @@ def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(c
     finally:
         r = client.patch(f"/api/v1/users/{moved}", json={"department_id": item.department_id}, headers=auth("admin"))
         assert r.status_code == 200, r.text
+        for code in areas:
+            r = client.post(f"/api/v1/departments/{item.department_id}/assignments", headers=auth("admin"),
+                            json={"handler_id": moved, "region_code": code})
+            assert r.status_code == 201, r.text

@@ -4,6 +4,8 @@ seen once something bumps the version (or after StaffMemo.TTL)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import delete, select
 
@@ -11,6 +13,24 @@ from gridgov.accounts.models import User
 from gridgov.cases.routing import bump_routing
 from gridgov.departments.models import AreaAssignment
 from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+
+
+@contextmanager
+def assignment_behind_the_back(sessions, department_id: int, handler_id: int):
+    """An area assignment written straight into the table, as another program would (no version
+    bump); taken away again afterwards, through a bump, for the tests that follow."""
+    with sessions() as db:
+        db.add(AreaAssignment(department_id=department_id, handler_id=handler_id, region_code=GRID))
+        db.commit()
+    try:
+        yield
+    finally:
+        with sessions() as db:
+            db.execute(delete(AreaAssignment).where(AreaAssignment.department_id == department_id,
+                                                    AreaAssignment.handler_id == handler_id,
+                                                    AreaAssignment.region_code == GRID))
+            bump_routing(db)
+            db.commit()
 
 
 @pytest.fixture
@@ -51,22 +71,12 @@ def test_an_assignment_added_and_removed_through_the_api_routes_the_next_case(cl
 
 def test_a_write_behind_the_services_back_waits_for_the_routing_version(sessions, setting):
     item, before, other, create = setting
-    with sessions() as db:
-        db.add(AreaAssignment(department_id=item.department_id, handler_id=other, region_code=GRID))
-        db.commit()
-    try:
+    with assignment_behind_the_back(sessions, item.department_id, other):
         assert create()["handler"]["id"] == before  # the process still answers from what it read
         with sessions() as db:
             bump_routing(db)
             db.commit()
         assert create()["handler"]["id"] == other
-    finally:
-        with sessions() as db:
-            db.execute(delete(AreaAssignment).where(AreaAssignment.department_id == item.department_id,
-                                                    AreaAssignment.handler_id == other,
-                                                    AreaAssignment.region_code == GRID))
-            bump_routing(db)
-            db.commit()
 
 
 def test_a_rolled_back_change_leaves_no_trace(sessions, setting):
@@ -119,18 +129,8 @@ def test_a_write_behind_the_services_back_is_seen_after_the_ttl(monkeypatch, ses
     monkeypatch.setattr(routing, "_candidates", routing.StaffMemo())  # filled by the real clock until now
     item, before, other, create = setting
     assert create()["handler"]["id"] == before  # read, and kept at t = 1000
-    with sessions() as db:
-        db.add(AreaAssignment(department_id=item.department_id, handler_id=other, region_code=GRID))
-        db.commit()
-    try:
+    with assignment_behind_the_back(sessions, item.department_id, other):
         now[0] += routing.StaffMemo.TTL - 1
         assert create()["handler"]["id"] == before
         now[0] += 2
         assert create()["handler"]["id"] == other
-    finally:
-        with sessions() as db:
-            db.execute(delete(AreaAssignment).where(AreaAssignment.department_id == item.department_id,
-                                                    AreaAssignment.handler_id == other,
-                                                    AreaAssignment.region_code == GRID))
-            bump_routing(db)
-            db.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from gridgov.accounts.models import User
 from gridgov.cases import sweep
+from gridgov.cases.clock import light_at
 from gridgov.cases.holders import holders
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.sweep import sweep_lights, sweep_until_done
@@ -24,6 +25,7 @@ from gridgov.catalog.models import CatalogItem
 from gridgov.core.db import utcnow
 from gridgov.notify.models import OutboxMessage
 from gridgov.regions.models import Region
+from gridgov.workcal.calendar import clock_light
 
 WORKER = "wg43020300200301"
 GRID = "43020300200301"
@@ -157,6 +159,20 @@ def test_a_yellow_case_going_red_gets_its_red_event_and_notification(make_case, 
         assert (case.light, case.supervision) == ("red", "yellow")
         assert [e.data["auto_supervision"] for e in overdue_events(db, case_id)] == [True]
         assert sorted({m.topic for m in light_messages(db, case_id)}) == ["case.light_red", "case.light_yellow"]
+
+
+def test_at_its_deadline_a_case_is_still_yellow_and_red_only_past_it(make_case, sessions):
+    # DESIGN §4: red *past* 100 % — the same boundary as the calendar page's clock_light.
+    now = utcnow()
+    case_id = make_case(**warned(now, state="reported", deadline=now))
+    with sessions() as db:
+        report = sweep_lights(db, now)
+        assert case_id in report.yellow and case_id not in report.red
+        case = db.get(Case, case_id)
+        assert (case.light, light_at(case, now), light_at(case, now + timedelta(microseconds=1))) == (
+            "yellow", "yellow", "red")
+        db.commit()
+    assert clock_light(60, 60) == "yellow" and clock_light(61, 60) == "red"
 
 
 def test_cases_already_in_the_session_show_the_new_light(make_case, sessions):

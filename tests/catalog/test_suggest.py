@@ -198,3 +198,24 @@ def test_building_the_index_leaves_the_callers_objects_alone(db):
     best, score = suggest.best_item(db, "路灯坏了")
     assert best is not item and best.id == item.id and best not in db  # the index's own, detached copy
     assert best.department.name and best.category.code and 0 < score <= 1
+
+
+def test_a_category_renamed_in_another_process_is_suggested_by_its_new_name(db, monkeypatch):
+    """The rename commits elsewhere (so this process's index is not dropped): the catalog's version
+    in `meta` moves with it, and the next check here rebuilds the index."""
+    from gridgov.catalog import service
+    from gridgov.catalog.models import Category
+    from gridgov.regions import service as regions
+    from tests.catalog.conftest import ADMIN
+
+    text = "巷子里有人乱扔泡沫箱"
+    minor = db.scalar(select(Category).join(CatalogItem, CatalogItem.category_id == Category.id)
+                      .where(CatalogItem.name == "暴露垃圾"))
+    suggest.forget()
+    monkeypatch.setattr(suggest, "CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(regions, "META_CHECK_SECONDS", 0.0)
+    assert "暴露垃圾" not in [s.item.name for s in suggest.suggest_items(db, text)]
+    monkeypatch.setattr(suggest, "forget", lambda: None)  # as when another process renamed it
+    service.update_category(db, ADMIN, minor.code, name="泡沫箱")
+    db.flush()
+    assert "暴露垃圾" in [s.item.name for s in suggest.suggest_items(db, text)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,12 +16,13 @@ from tests.conftest import settings_for
 
 
 @contextmanager
-def request_log() -> Iterator[list[logging.LogRecord]]:
-    """The request log's records while the block runs (the test settings log warnings only)."""
+def request_log(name: str = "gridgov.http") -> Iterator[list[logging.LogRecord]]:
+    """The request log's records (or another gridgov logger's) while the block runs (the test
+    settings log warnings only)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
-    logger, root = logging.getLogger("gridgov.http"), logging.getLogger("gridgov")
+    logger, root = logging.getLogger(name), logging.getLogger("gridgov")
     level = root.level
     logger.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -124,6 +126,52 @@ def test_an_unexpected_failure_is_counted_and_logged(demo_url, tmp_path):
     assert 'gridgov_http_requests_total{method="GET",route="/api/v1/boom",status="500"} 1.0' in text
     lines = [json.loads(JsonFormatter().format(r)) for r in records]
     assert [(x["request_id"], x["status"]) for x in lines if x["path"] == "/api/v1/boom"] == [("req-500", 500)]
+
+
+def test_a_500_carries_its_request_id_so_a_screenshot_leads_to_the_log(demo_url, tmp_path):
+    """Starlette answers the 500 from outside the request middleware that puts X-Request-ID on every
+    other answer. The id has to be on it too, in the message a user sees and in the error's log line."""
+    app = create_app(settings_for(demo_url, tmp_path))
+
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @app.get("/boom")
+    def boom_page():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    try:
+        with request_log() as requests, request_log("gridgov.errors") as failures, \
+                TestClient(app, raise_server_exceptions=False) as c:
+            sent = c.get("/api/v1/boom", headers={"X-Request-ID": "req-from-phone"})
+            made = c.get("/api/v1/boom")
+            english = c.get("/api/v1/boom", headers={"X-Request-ID": "req-en", "Accept-Language": "en"})
+            page = c.get("/boom", headers={"Accept": "text/html", "X-Request-ID": "req-page"})
+    finally:
+        app.state.engine.dispose()
+
+    assert sent.status_code == 500 and sent.headers["x-request-id"] == "req-from-phone"
+    assert sent.json() == {"error": {"code": "internal_error", "fields": {},
+                                     "message": "服务器内部错误，已记录，请稍后重试（请求编号 req-from-phone）"}}
+    made_id = made.headers["x-request-id"]
+    assert re.fullmatch("[0-9a-f]{16}", made_id)
+    assert made.json()["error"]["message"].endswith(f"（请求编号 {made_id}）")
+    assert english.headers["x-request-id"] == "req-en"
+    assert english.json()["error"]["message"] == (
+        "Internal error; it has been logged, please try again later (request req-en)")
+    assert page.status_code == 500 and page.headers["x-request-id"] == "req-page"
+    assert "req-page" in page.text
+    for r in (sent, made, english, page):
+        assert "hunter2" not in r.text and "Traceback" not in r.text
+
+    ids = ["req-from-phone", made_id, "req-en", "req-page"]
+    logged = [json.loads(JsonFormatter().format(r)) for r in requests]
+    assert [x["request_id"] for x in logged if x["status"] == 500] == ids
+    errors = [json.loads(JsonFormatter().format(r)) for r in failures]
+    assert [x["request_id"] for x in errors] == ids
+    assert all("hunter2" in x["exc"] for x in errors)  # the traceback is the operator's, in the log
+    assert all(x["msg"].endswith(f"(request {i})") for x, i in zip(errors, ids, strict=True))  # plain-text logs
 
 
 def test_requests_are_logged_as_json_lines(client, auth, app):

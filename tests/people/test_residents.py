@@ -194,3 +194,17 @@ def test_overseas_resident_uses_a_passport(client, auth):
     r = client.post("/api/v1/residents", json={"name": "甲", "kind": "registered", "id_type": "passport",
                                                "id_number": "E12345679", "grid_code": GRID}, headers=auth(WORKER))
     assert r.status_code == 422 and "id_type" in r.json()["error"]["fields"]
+
+
+def test_an_address_search_reads_percent_and_underscore_as_themselves(client, auth, make_resident):
+    literal = make_resident(name="百分号", address="测试路100%号_甲")
+    make_resident(name="无符号", address="测试路1000号X甲")
+
+    def found(address: str) -> dict:
+        r = client.get("/api/v1/residents", params={"address": address, "limit": 200}, headers=auth(WORKER))
+        assert r.status_code == 200, r.text
+        return {p["id"]: p["address"] for p in r.json()["items"]}
+
+    assert list(found("100%号")) == [literal["id"]]
+    assert list(found("号_甲")) == [literal["id"]]  # '_' is not "any character"
+    assert all("%" in address for address in found("%").values())

@@ -54,6 +54,22 @@
       L.circleMarker([c.lat, c.lon], { radius: 6, color: "#6a1b9a" }).bindTooltip(c.number).addTo(map));
     L.circle(ll, { radius: 100, color: "#999", weight: 1, fill: false }).addTo(map);
     map.setView(ll, 17);
+    // Its grid outlined among the others: with no tiles, the only way to see where the point lies.
+    const own = caseMap.dataset.grid;
+    grids(map, {
+      interactive: false,
+      style: (f) => (f.properties.code === own
+        ? { color: "#b71c1c", weight: 3, fillOpacity: 0.12, className: "grid own" }
+        : { color: "#1565c0", weight: 1, fillOpacity: 0.05, className: "grid" }),
+    }).then((layer) => {
+      layer.bringToBack();
+      const mine = layer.getLayers().find((l) => l.feature.properties.code === own);
+      if (mine) {
+        mine.bindTooltip(`${mine.feature.properties.name} ${own}`, { permanent: true, direction: "center", opacity: 0.8 });
+        map.fitBounds(mine.getBounds().extend(ll), { padding: [24, 24], maxZoom: 17 });
+      }
+      caseMap.dataset.grids = String(layer.getLayers().length);
+    });
   }
 
   // Console: open cases clustered on a map, and a live list refreshed by server-sent events.
