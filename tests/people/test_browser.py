@@ -44,6 +44,8 @@ def test_find_by_initials_visit_and_report_a_finding(browser, live_server, clien
     assert page.locator("#revealed").count() == 0  # a grid worker may not reveal
 
     page.click("[data-testid=log-visit]")
+    # Until the page has loaded, visits.js (at its end) has not run and a click on 使用定位 does nothing.
+    page.wait_for_url(f"{live_server}/visits/new?resident_id={resident_id}")
     form = page.locator("[data-testid=visit-form]")
     page.click("#gps")
     page.wait_for_function("document.getElementById('lon').value !== ''")
