@@ -675,6 +675,7 @@ _VISITS_MISSING = {
     "只看我的": "Mine only", "后续跟进": "Follow-up", "地点": "Place", "如：家中、社区活动室":
         "e.g. at home, community room", "如：阿尔茨海默病": "e.g. Alzheimer's disease",
     "姓名、全拼或首字母": "Name, full pinyin or initials", "定位失败，请填写地点": "GPS failed; type the place",
+    "定位失败，请在地图上点选": "GPS failed; pick the point on the map",
     "本人": "The person", "家属": "Family", "邻居": "Neighbour", "未见到": "Nobody met", "寻找中": "Searching",
     "居民": "Resident", "居民姓名": "Resident's name", "已找到": "Found", "已撤销": "Cancelled", "已走访": "Visited",
     "已逾期": "Overdue", "待走访": "Due", "应访": "due", "应访日期": "Due date",

@@ -118,6 +118,28 @@ def test_report_handle_verify_close_in_the_browser(browser, live_server, session
         ctx.close()
 
 
+def test_the_report_form_takes_the_phones_position_or_says_it_failed(browser, live_server, sessions):
+    with sessions() as db:
+        spot = shapely.from_geojson(db.get(Region, GRID).geometry).representative_point()
+    context, page = log_in(browser, live_server, WORKER)
+    context.grant_permissions(["geolocation"])
+    context.set_geolocation({"longitude": spot.x, "latitude": spot.y})
+    page.goto(f"{live_server}/cases/new")
+    page.click("#gps")
+    page.wait_for_function("document.getElementById('lon').value !== ''")
+    assert abs(float(page.input_value("#lon")) - spot.x) < 1e-6
+    assert abs(float(page.input_value("#lat")) - spot.y) < 1e-6
+    context.close()
+
+    # No permission for the position: the worker is told to pick the point, in their language.
+    context, page = log_in(browser, live_server, WORKER)
+    page.goto(f"{live_server}/cases/new?lang=en")
+    page.click("#gps")
+    page.wait_for_function("document.getElementById('where').textContent.startsWith('GPS failed')")
+    assert page.input_value("#lon") == ""
+    context.close()
+
+
 def test_hotline_entry_and_calling_back_in_the_browser(browser, live_server, sessions):
     """The district dispatcher registers a 12345 call with the caller's number, sees it masked on the
     case page, and reveals it with a reason to call back."""

@@ -36,10 +36,14 @@
     map.setView([27.8, 113.15], 12);
     map.on("click", (e) => setPoint(e.latlng));
     if (lon.value && lat.value) setPoint(L.latLng(+lat.value, +lon.value));
-    document.getElementById("gps").addEventListener("click", () => {
-      navigator.geolocation && navigator.geolocation.getCurrentPosition(
+    // The button is rendered disabled: until this script runs, a click on it would do nothing.
+    const gps = document.getElementById("gps");
+    gps.disabled = false;
+    gps.addEventListener("click", () => {
+      if (!navigator.geolocation) { where.textContent = gps.dataset.failed; return; }
+      navigator.geolocation.getCurrentPosition(
         (p) => { const ll = L.latLng(p.coords.latitude, p.coords.longitude); setPoint(ll); map.setView(ll, 17); },
-        () => { where.textContent = where.dataset.gpsFailed || "定位失败，请在地图上点选"; });
+        () => { where.textContent = gps.dataset.failed; }, { enableHighAccuracy: true, timeout: 15000 });
     });
     window.gridgovPickMap = { map, setPoint };
   }

@@ -4,6 +4,8 @@
   if (!gps) return;
   const lon = document.getElementById("lon"), lat = document.getElementById("lat");
   const where = document.getElementById("where");
+  // The button is rendered disabled: until this script runs, a click on it would do nothing.
+  gps.disabled = false;
   gps.addEventListener("click", () => {
     if (!navigator.geolocation) { where.textContent = gps.dataset.failed; return; }
     navigator.geolocation.getCurrentPosition((p) => {
