@@ -9,7 +9,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
-from starlette.datastructures import UploadFile  # what request.form() returns
+from starlette.datastructures import QueryParams, UploadFile  # UploadFile: what request.form() returns
 
 from gridgov.cases import clock, files, service
 from gridgov.cases.lifecycle import ACTIONS, STATES, allowed_actions
@@ -31,7 +31,11 @@ PAGE = 50
 
 
 def _filter_from(request: Request) -> service.CaseFilter:
-    q = request.query_params
+    return _filter_of(request.query_params)
+
+
+def _filter_of(q) -> service.CaseFilter:
+    """A list query (`?state=…&light=…`) as a filter: the list, its export and the home page's counts."""
     dept = q.get("department_id", "")
     return service.CaseFilter(
         state=q.get("state") or None, light=q.get("light") or None, street=q.get("street") or None,
@@ -65,6 +69,32 @@ def _tabs(who) -> dict[str, str]:
     return {}
 
 
+# The home page's to-do counts, each a link to the list it counts (every one of them lists open cases only).
+HOME_TILES = {
+    "grid_worker": [("mine=reported&open=1", "我上报的未办结"), ("mine=to_verify", "待我核查")],
+    "department": [("mine=to_sign", "待签收"), ("mine=in_hand", "办理中"), ("mine=overdue", "已超时")],
+    "oversight": [("state=reported", "待受理"), ("state=registered", "待派遣"), ("triage=1", "分拣队列"),
+                  ("state=verified", "待结案"), ("light=red", "红灯超时"), ("light=yellow", "黄灯预警")],
+}
+
+
+def home_context(db, who) -> dict:
+    """The home page's case section: the person's own to-do, or (for those who watch the console) their
+    jurisdiction's open cases. The administrator and mediators get none: cases are not their work."""
+    if who.role == "grid_worker":
+        tiles = HOME_TILES["grid_worker"]
+    elif who.role in DEPARTMENT_ROLES:
+        tiles = HOME_TILES["department"]
+    elif who.can("cases.dispatch"):
+        tiles = HOME_TILES["oversight"]
+    else:
+        return {}
+    counts = service.count_open_cases(db, who, {query: _filter_of(QueryParams(query)) for query, _ in tiles})
+    urgent = {"mine=overdue", "light=red", "mine=to_verify", "triage=1"}
+    return {"case_tiles": [{"href": f"/cases?{query}", "label": label, "count": counts[query],
+                            "urgent": query in urgent and counts[query] > 0} for query, label in tiles]}
+
+
 @router.get("/cases")
 def case_list(request: Request, db: DB, who: Who, page: int = 1):
     f = _list_filter(request, who)
@@ -82,7 +112,7 @@ def case_export(request: Request, db: DB, who: Who):
     headers = ["事件编号", "状态", "时限", "事项", "承办部门", "处理人", "网格", "地址", "描述", "上报时间", "办理期限",
                "结案时间"]
     data = table_workbook("事件", headers, (
-        [c.number, c.state_label, LIGHTS.get(c.light, c.light), c.item.name if c.item else "",
+        [c.number, c.state_label, LIGHTS.get(c.light, c.light) if c.timed else "", c.item.name if c.item else "",
          c.department.name if c.department else "", c.handler.name if c.handler else "", c.grid_code, c.address,
          c.description, c.created_at, c.deadline, c.closed_at] for c in case_outs(db, rows)),
         tz=request.app.state.settings.timezone)

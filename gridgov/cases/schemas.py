@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
-from gridgov.cases.lifecycle import STATES
+from gridgov.cases.lifecycle import OPEN_STATES, STATES
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.catalog.models import CatalogItem
 from gridgov.departments.models import Department
@@ -78,6 +78,11 @@ class CaseOut(BaseModel):
     satisfaction: str
     created_at: datetime
     closed_at: datetime | None
+
+    @property
+    def timed(self) -> bool:
+        """Whether the light means anything: a closed, voided or merged case has no clock running."""
+        return self.state in OPEN_STATES
 
 
 def case_outs(db: Session, cases: list[Case], items: dict[int, CatalogItem] | None = None,

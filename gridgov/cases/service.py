@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, func, or_, select
+from sqlalchemy import String, and_, bindparam, cast, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -609,40 +609,53 @@ class CaseFilter:
     open_only: bool = False
 
 
-def list_cases(db: Session, who: Principal, f: CaseFilter, limit: int = 50, offset: int = 0
-               ) -> tuple[list[Case], int]:
-    stmt = scoped(who)
+def _conditions(who: Principal, f: CaseFilter) -> list:
+    conds = []
     if f.state:
-        stmt = stmt.where(Case.state == f.state)
+        conds.append(Case.state == f.state)
     if f.open_only:
-        stmt = stmt.where(Case.state.in_(OPEN_STATES))
+        conds.append(Case.state.in_(OPEN_STATES))
     if f.light:
-        stmt = stmt.where(Case.light == f.light, Case.state.in_(OPEN_STATES))
+        conds += [Case.light == f.light, Case.state.in_(OPEN_STATES)]
     if f.street:
-        stmt = stmt.where(Case.grid_code.startswith(f.street, autoescape=True))
+        conds.append(Case.grid_code.startswith(f.street, autoescape=True))
     if f.item_code:
-        stmt = stmt.join(CatalogItem, CatalogItem.id == Case.item_id).where(
-            CatalogItem.code.startswith(f.item_code, autoescape=True))
+        conds.append(Case.item_id.in_(select(CatalogItem.id).where(
+            CatalogItem.code.startswith(f.item_code, autoescape=True))))
     if f.department_id:
-        stmt = stmt.where(Case.department_id == f.department_id)
+        conds.append(Case.department_id == f.department_id)
     if f.triage:
-        stmt = stmt.where(Case.triage_reason != "", Case.state.in_(["reported", "registered"]))
+        conds += [Case.triage_reason != "", Case.state.in_(["reported", "registered"])]
     if f.q:
         q = f.q.strip()  # escaped: a '%' or '_' typed into the search box is that character
-        stmt = stmt.where(or_(*(c.contains(q, autoescape=True) for c in (Case.number, Case.description, Case.address))))
+        conds.append(or_(*(c.contains(q, autoescape=True) for c in (Case.number, Case.description, Case.address))))
     if f.mine == "reported":
-        stmt = stmt.where(Case.reporter_user_id == who.user_id)
+        conds.append(Case.reporter_user_id == who.user_id)
     elif f.mine == "to_verify":
-        stmt = stmt.where(Case.state == "handled", who.within(Case.region_path))
+        conds += [Case.state == "handled", who.within(Case.region_path)]
     elif f.mine == "to_sign":
-        stmt = stmt.where(Case.state == "dispatched", _handled_by(who))
+        conds += [Case.state == "dispatched", _handled_by(who)]
     elif f.mine == "in_hand":
-        stmt = stmt.where(Case.state == "handling", _handled_by(who))
+        conds += [Case.state == "handling", _handled_by(who)]
     elif f.mine == "overdue":
-        stmt = stmt.where(Case.light == "red", Case.state.in_(["dispatched", "handling"]), _handled_by(who))
+        conds += [Case.light == "red", Case.state.in_(["dispatched", "handling"]), _handled_by(who)]
+    return conds
+
+
+def list_cases(db: Session, who: Principal, f: CaseFilter, limit: int = 50, offset: int = 0
+               ) -> tuple[list[Case], int]:
+    stmt = scoped(who).where(*_conditions(who, f))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def count_open_cases(db: Session, who: Principal, filters: dict[str, CaseFilter]) -> dict[str, int]:
+    """How many of the caller's open cases each filter holds, in one pass over them (the home page's
+    to-do counts); closed, voided and merged cases are not counted, whatever the filter."""
+    counts = [func.count().filter(and_(true(), *_conditions(who, f))).label(key) for key, f in filters.items()]
+    stmt = scoped(who).where(Case.state.in_(OPEN_STATES)).with_only_columns(*counts, maintain_column_froms=True)
+    return dict(db.execute(stmt).one()._mapping)
 
 
 def _handled_by(who: Principal):

@@ -451,6 +451,12 @@ EN: dict[str, str] = {
     "start_date 不能晚于 end_date": "start_date must not be after end_date",
     "start_date 与 end_date 相隔不能超过 90 天": "start_date and end_date may not span more than 90 days",
     "status 只能是 open 或 closed（可用逗号分隔）": "status must be open or closed (comma separated)",
+    "{field} 超出可查询的时间范围（0001 至 9999 年）":
+        "{field} is outside the dates that can be searched (years 0001 to 9999)",
+    "{field} 必须是 1 到 {limit} 之间的整数": "{field} must be a whole number from 1 to {limit}",
+    "请求体必须是 application/x-www-form-urlencoded 表单（GeoReport v2 的 POST 格式），不能是 {content_type}":
+        "The request body must be an application/x-www-form-urlencoded form (the GeoReport v2 POST format), "
+        "not {content_type}",
     "已受理，事件编号 {number}。": "Received as case {number}. ",
     "承办部门：{department}": "Handled by {department}",
     "承办部门：{department}；处置时限：{amount} {unit}": "Handled by {department} within {amount} {unit}",
@@ -628,6 +634,7 @@ EN.update({
     "附近的同类事件": "Nearby cases of the same kind", "驳回延期": "Reject extension",
     "导出 Excel": "Export to Excel", "时限": "Clock", "处理人": "Handler", "正常": "On time",
     "黄灯预警": "Yellow: 80% used", "红灯超时": "Red: overdue", "我上报的": "My reports", "待我核查": "To verify",
+    "我上报的未办结": "My open reports",
     "办理中": "In hand", "已超时": "Overdue", "普通督办": "Supervision", "黄牌督办": "Yellow card",
     "红牌督办": "Red card", "满意": "Satisfied", "基本满意": "Basically satisfied", "不满意": "Unsatisfied",
     "黄牌": "Yellow card", "红牌": "Red card", "处置前": "Before", "处置后": "After", "附件": "Attachment",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from gridgov.accounts import service as accounts
 from gridgov.accounts.models import User
+from gridgov.cases.pages import home_context as case_home
 from gridgov.core.deps import ANON_COOKIE, DB, SESSION_COOKIE, MaybeWho, Who, check_csrf
 from gridgov.core.errors import AppError, ValidationFailed
 from gridgov.core.i18n import LANGS
@@ -105,6 +106,7 @@ def home(request: Request, db: DB, who: MaybeWho):
         context["my_areas"] = [a for a in departments.assignments(db, dept) if a.handler_id == who.user_id]
     if who.role == "grid_worker":
         context["workers"] = [region]
+    context.update(case_home(db, who))
     context.update(visit_home(request, db, who))
     return render(request, "home.html", **context)
 

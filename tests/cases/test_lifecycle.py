@@ -7,7 +7,6 @@ import threading
 import uuid
 from datetime import timedelta
 
-import pytest
 import shapely
 from sqlalchemy import select
 
@@ -33,19 +32,6 @@ def item_at(sessions, level: str, self_handle: bool | None = None) -> CatalogIte
         if self_handle is not None:
             q = q.where(CatalogItem.self_handle.is_(self_handle))
         return db.scalars(q).first()
-
-
-@pytest.fixture
-def new_case(client, auth, sessions):
-    def make(level: str = "district", user: str = WORKER, grid: str = GRID, **extra) -> dict:
-        lon, lat = point_in(sessions, grid)
-        body = {"description": f"测试事件 {uuid.uuid4().hex[:6]}：路边暴露垃圾", "lon": lon, "lat": lat,
-                "item_code": item_at(sessions, level).code, **extra}
-        r = client.post("/api/v1/cases", json=body, headers=auth(user))
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    return make
 
 
 def act(client, headers, case: dict, action: str, **body):

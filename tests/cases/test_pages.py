@@ -4,6 +4,7 @@ server-sent events, the report form with its suggestions, the case page's action
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 import uuid
@@ -12,9 +13,10 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from gridgov.accounts.models import User
 from gridgov.cases.models import Case, CaseAttachment
 from tests.cases.test_browser import tiny_png
-from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+from tests.cases.test_lifecycle import GRID, WORKER, act, item_at, ok, point_in
 from tests.web.test_pages import PAGE_HEADERS, login
 
 
@@ -179,3 +181,76 @@ def test_a_refused_report_form_leaves_no_photo_on_disk(client, auth, sessions, a
                     data={"description": text, "lon": str(lon), "lat": str(lat)},
                     files=[("photos", ("scene.png", good, "image/png"))])
     assert r.status_code == 303 and stored.read_bytes() == good
+
+
+def home_tiles(client) -> dict[str, tuple[str, int]]:
+    """The home page's case to-do: label → (link, count)."""
+    page = client.get("/", headers=PAGE_HEADERS)
+    assert page.status_code == 200
+    section = page.text.split('data-testid="home-cases"')[1].split("</section>")[0]
+    return {label: (href.replace("&amp;", "&"), int(count)) for href, count, label in re.findall(
+        r'<a class="stat[^"]*" href="([^"]+)" data-testid="tile"><span class="num">(\d+)</span>'
+        r'<span class="label">([^<]+)</span>', section)}
+
+
+def listed(client, href: str) -> int:
+    page = client.get(href, headers=PAGE_HEADERS)
+    assert page.status_code == 200
+    return int(re.search(r'data-testid="case-rows" data-total="(\d+)"', page.text).group(1))
+
+
+def test_home_counts_each_roles_open_cases_as_the_lists_they_link_to(client, auth, sessions, new_case):
+    login(client, WORKER)
+    before = home_tiles(client)
+    assert list(before) == ["我上报的未办结", "待我核查"]
+    case = new_case("district")
+    login(client, WORKER)
+    after = home_tiles(client)
+    assert after["我上报的未办结"][1] == before["我上报的未办结"][1] + 1
+    for label, (href, count) in after.items():
+        assert listed(client, href) == count, label
+
+    login(client, "dispatcher")
+    tiles = home_tiles(client)
+    assert list(tiles) == ["待受理", "待派遣", "分拣队列", "待结案", "红灯超时", "黄灯预警"]
+    assert tiles["待受理"][1] >= 1
+    for label, (href, count) in tiles.items():
+        assert listed(client, href) == count, label
+
+    case = ok(act(client, auth("dispatcher"), case, "register"))
+    case = ok(act(client, auth("dispatcher"), case, "dispatch"))
+    with sessions() as db:
+        handler = db.get(User, case["handler"]["id"]).username
+    login(client, handler)
+    tiles = home_tiles(client)
+    assert list(tiles) == ["待签收", "办理中", "已超时"]
+    assert tiles["待签收"][1] >= 1
+    for label, (href, count) in tiles.items():
+        assert listed(client, href) == count, label
+    # Closed cases are not to-do: void one the worker reported and it leaves their count.
+    login(client, WORKER)
+    mine = home_tiles(client)["我上报的未办结"][1]
+    other = new_case("district")
+    ok(act(client, auth("dispatcher"), other, "void", comment="重复上报"))
+    assert home_tiles(client)["我上报的未办结"][1] == mine
+
+
+def test_the_administrator_has_no_case_section_on_home(client):
+    login(client, "admin")
+    page = client.get("/", headers=PAGE_HEADERS)
+    assert page.status_code == 200 and 'data-testid="home-cases"' not in page.text
+
+
+def test_a_closed_case_shows_no_light_in_the_list_its_export_or_its_page(client, auth, new_case):
+    running, voided = new_case(), new_case()
+    ok(act(client, auth("dispatcher"), voided, "void", comment="重复上报"))
+    login(client, "dispatcher")
+    for case, timed in ((running, True), (voided, False)):
+        page = client.get("/cases", params={"q": case["number"], "mine": ""}, headers=PAGE_HEADERS)
+        row = re.search(rf'<tr[^>]*data-case="{case["id"]}">(.*?)</tr>', page.text, re.S).group(1)
+        assert ('class="dot green"' in row) is timed
+        detail = client.get(f"/cases/{case['id']}", headers=PAGE_HEADERS).text.split("</h1>")[0]
+        assert ('class="dot green"' in detail) is timed
+        x = client.get("/cases/export.xlsx", params={"q": case["number"], "mine": ""})
+        rows = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+        assert rows[1][0] == case["number"] and rows[1][2] == ("正常" if timed else None)

@@ -6,10 +6,10 @@ from sqlalchemy import select
 
 from gridgov.accounts.models import User
 from gridgov.departments.models import AreaAssignment, Department
-from tests.cases.test_lifecycle import item_at, new_case  # noqa: F401  (new_case: a fixture)
+from tests.cases.test_lifecycle import item_at
 
 
-def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(client, auth, sessions, new_case):  # noqa: F811
+def test_a_handler_moved_to_another_department_gets_none_of_the_old_ones_cases(client, auth, sessions, new_case):
     """An admin moves a handler to another department (PATCH /users): the old department's cases
     must not go to someone who is no longer its member (they could not even see them). The move
     drops their areas there; this test gives them back afterwards, for the tests that follow."""
