@@ -17,10 +17,10 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.cases.lifecycle import OPEN_STATES, STATES
@@ -38,6 +38,7 @@ SOURCE = "open311"
 MAX_WINDOW = timedelta(days=90)  # the spec's default and widest date range
 MAX_RESULTS = 1000  # the spec's default response volume
 MAX_IDS = 1000
+MAX_PAGE = 1_000_000  # `page` (the spec's pagination extension): far beyond any window, inside any OFFSET
 MAX_ATTRIBUTES = 50
 # Field limits: the spec's 4,000 characters for a description, our columns for the rest.
 LIMITS = {"description": 4000, "address_string": 200, "address_id": 100, "email": 254, "phone": 40,
@@ -169,6 +170,13 @@ def _attributes(item: CatalogItem, lang: str) -> list[dict]:
              "datatype_description": None, "order": 1,
              "description": translate("结案标准：{standard}", lang, standard=item.closure_standard.strip()),
              "values": []}]
+
+
+def changeset(db: Session, since: datetime, tz: ZoneInfo) -> str:
+    """The discovery document's changeset: the later of when this API last changed (`since`) and when
+    a service or its definition last did, so a client knows to refresh what it cached."""
+    latest = db.scalar(select(func.max(CatalogItem.updated_at)))
+    return w3c(max(since, latest) if latest is not None else since, tz)
 
 
 def service_out(item: CatalogItem, groups: dict[int, str], lang: str) -> dict:
@@ -315,14 +323,15 @@ def client_scope(client: Open311Client) -> str:
     return f"open311:{client.id}"
 
 
-def created_out(db: Session, case: Case, secret: str, lang: str) -> dict:
+def created_out(db: Session, case: Case, lang: str) -> dict:
+    """The spec's POST answer. Our services are `realtime`, so it carries the service_request_id and
+    no token: the spec wants one or the other, never both."""
     item = db.get(CatalogItem, case.item_id) if case.item_id else None
     dept = db.get(Department, case.department_id) if case.department_id else None
     notice = translate("已受理，事件编号 {number}。", lang, number=case.number)
     if item is not None:
         notice += item_notice(item, dept.name if dept else None, lang)
-    return {"service_request_id": case.number, "token": request_token(secret, case.id), "service_notice": notice,
-            "account_id": None}
+    return {"service_request_id": case.number, "service_notice": notice, "account_id": None}
 
 
 # --- reading requests ---
@@ -334,25 +343,66 @@ class RequestQuery:
     start: datetime | None = None
     end: datetime | None = None
     statuses: set[str] = field(default_factory=set)
+    page: int = 1
+    page_size: int = MAX_RESULTS
 
 
-def split_list(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
+def split_list(values: str | list[str] | None) -> list[str]:
+    """A parameter's values: comma separated, and the parameter may be declared more than once."""
+    texts = [values] if isinstance(values, str) else values or []
+    return [p.strip() for text in texts for p in text.split(",") if p.strip()]
+
+
+# The W3C note's six forms (YYYY, YYYY-MM, YYYY-MM-DD, then hh:mm, hh:mm:ss, hh:mm:ss.s, each with its
+# TZD). A '+' that a query string turned into a space is taken back, and a time without a TZD is read
+# in the installation's time zone.
+_W3C = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+                  r"(Z|[+-]\d{2}:?\d{2})?)?)?)?")
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)  # a day inside the calendar, so no time zone pushes it out
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def parse_w3c(text: str, name: str, tz: ZoneInfo) -> datetime:
-    """A W3C datetime; a '+' that a query string turned into a space is put back, and a time
-    without an offset is read in the installation's time zone."""
+    """start_date / end_date: one of the W3C note's forms ("Must use w3 format"), nothing looser."""
     value = re.sub(r"(T[\d:.]+) (\d{2}:?\d{2})$", r"\1+\2", text.strip())
+    m = _W3C.fullmatch(value)
     try:
-        when = datetime.fromisoformat(value)
+        if m is None:
+            raise ValueError(value)
+        year, month, day, hour, minute, second, fraction, tzd = m.groups()
+        zone: tzinfo = tz
+        if tzd == "Z":
+            zone = UTC
+        elif tzd:
+            hours, minutes = int(tzd[1:3]), int(tzd[-2:])
+            if minutes > 59:
+                raise ValueError(tzd)
+            zone = timezone((-1 if tzd[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes))
+        when = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                        int(second or 0), int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone)
     except ValueError:
         raise Open311Error(400, "{field} 不是合法的 W3C 日期时间（如 2010-01-01T00:00:00Z）", field=name) from None
-    return when.replace(tzinfo=tz) if when.tzinfo is None else when
+    try:
+        when.astimezone(UTC)  # 0001-01-01T00:00:00+08:00 is in year 0 in UTC, before the calendar's first day
+    except OverflowError:
+        raise Open311Error(400, "{field} 超出可查询的时间范围（0001 至 9999 年）", field=name) from None
+    return when
 
 
-def build_query(service_request_id: str | None, service_code: str | None, start_date: str | None,
-                end_date: str | None, status: str | None, tz: ZoneInfo) -> RequestQuery:
+def _positive(text: str | None, name: str, default: int, limit: int) -> int:
+    """An optional count (`page`, `page_size`): empty is the default, anything else 1 to `limit`."""
+    text = (text or "").strip()
+    if not text:
+        return default
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+    if not 1 <= value <= limit:
+        raise Open311Error(400, "{field} 必须是 1 到 {limit} 之间的整数", field=name, limit=limit)
+    return value
+
+
+def build_query(service_request_id: str | list[str] | None, service_code: str | list[str] | None,
+                start_date: str | None, end_date: str | None, status: str | list[str] | None, tz: ZoneInfo,
+                page: str | None = None, page_size: str | None = None) -> RequestQuery:
     q = RequestQuery(ids=split_list(service_request_id), service_codes=split_list(service_code))
     if len(q.ids) > MAX_IDS:
         raise Open311Error(400, "service_request_id 最多 {limit} 个", limit=MAX_IDS)
@@ -366,24 +416,32 @@ def build_query(service_request_id: str | None, service_code: str | None, start_
     q.statuses = {s.lower() for s in split_list(status)}
     if q.statuses - {"open", "closed"}:
         raise Open311Error(400, "status 只能是 open 或 closed（可用逗号分隔）")
+    q.page = _positive(page, "page", 1, MAX_PAGE)
+    q.page_size = _positive(page_size, "page_size", MAX_RESULTS, MAX_RESULTS)
     return q
+
+
+def _shift(when: datetime, delta: timedelta) -> datetime:
+    # Clamped to the calendar: a window that starts in year 1 or ends in 9999 is empty, not a crash.
+    try:
+        return min(max(when + delta, _EARLIEST), _LATEST)
+    except OverflowError:
+        return _EARLIEST if delta < timedelta(0) else _LATEST
 
 
 def window(q: RequestQuery, now: datetime) -> tuple[datetime, datetime]:
     if q.start and q.end:
         return q.start, q.end
     if q.start:
-        return q.start, q.start + MAX_WINDOW
+        return q.start, _shift(q.start, MAX_WINDOW)
     if q.end:
-        return q.end - MAX_WINDOW, q.end
+        return _shift(q.end, -MAX_WINDOW), q.end
     return now - MAX_WINDOW, now
 
 
 def public_items():
     """Matters whose cases may be listed publicly: the urban-management classes (CJ/T 214).
     Disputes, security hazards and help for vulnerable people are not for a public feed."""
-    from gridgov.catalog.models import Category
-
     majors = select(Category.id).where(Category.parent_id.is_(None), Category.kind == "urban")
     minors = select(Category.id).where(Category.parent_id.in_(majors))
     return select(CatalogItem.id).where(CatalogItem.category_id.in_(minors))
@@ -392,17 +450,20 @@ def public_items():
 def find_requests(db: Session, q: RequestQuery, now: datetime) -> list[Case]:
     stmt = select(Case)
     if q.ids:  # the spec: service_request_id overrides all other arguments
-        stmt = stmt.where(Case.number.in_(q.ids))
-    else:
-        start, end = window(q, now)
-        stmt = stmt.where(Case.created_at >= start, Case.created_at <= end, Case.item_id.in_(public_items()))
-        if q.service_codes:
-            stmt = stmt.where(Case.item_id.in_(select(CatalogItem.id).where(CatalogItem.code.in_(q.service_codes))))
-        if q.statuses == {"open"}:
-            stmt = stmt.where(Case.state.in_(OPEN_STATES))
-        elif q.statuses == {"closed"}:
-            stmt = stmt.where(Case.state.in_(CLOSED_STATES))
-    return list(db.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_RESULTS)))
+        # Case numbers are a date and a sequence, easy to guess: a matter kept out of the public list
+        # is found by its number only when it was filed here, by the person who holds that number.
+        stmt = stmt.where(Case.number.in_(q.ids), or_(Case.item_id.in_(public_items()), Case.source == SOURCE))
+        return list(db.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(MAX_IDS)))
+    start, end = window(q, now)
+    stmt = stmt.where(Case.created_at >= start, Case.created_at <= end, Case.item_id.in_(public_items()))
+    if q.service_codes:
+        stmt = stmt.where(Case.item_id.in_(select(CatalogItem.id).where(CatalogItem.code.in_(q.service_codes))))
+    if q.statuses == {"open"}:
+        stmt = stmt.where(Case.state.in_(OPEN_STATES))
+    elif q.statuses == {"closed"}:
+        stmt = stmt.where(Case.state.in_(CLOSED_STATES))
+    stmt = stmt.order_by(Case.created_at.desc(), Case.id.desc())
+    return list(db.scalars(stmt.offset((q.page - 1) * q.page_size).limit(min(q.page_size, MAX_RESULTS))))
 
 
 def status_of(state: str) -> str:
@@ -442,6 +503,7 @@ def requests_out(db: Session, cases: list[Case], tz: ZoneInfo, lang: str) -> lis
         Department.id.in_({c.department_id for c in cases if c.department_id}))).all())
     merged = dict(db.execute(select(Case.id, Case.number).where(
         Case.id.in_({c.merged_into_id for c in cases if c.merged_into_id}))).all())
+    public = set(db.scalars(public_items().where(CatalogItem.id.in_(items))))
     last_change: dict[int, CaseEvent] = {}
     media: dict[int, str] = {}
     events = db.scalars(select(CaseEvent).where(
@@ -459,26 +521,38 @@ def requests_out(db: Session, cases: list[Case], tz: ZoneInfo, lang: str) -> lis
         item = items.get(c.item_id)
         dept = depts.get(c.department_id) or (item.department.name if item else None)
         status = status_of(c.state)
+        # A matter kept out of the public list (a dispute, a security hazard), filed here and followed by
+        # its number: its status, but not the words, the place or the photo that would say whose it is.
+        shown = c.item_id in public
         out.append({
             "service_request_id": c.number,
             "status": status,
-            "status_notes": _status_notes(c, last_change.get(c.id), merged.get(c.merged_into_id), lang),
+            "status_notes": _status_notes(c, last_change.get(c.id) if shown else None, merged.get(c.merged_into_id),
+                                          lang),
             "service_name": item.name if item else None,
             "service_code": item.code if item else None,
-            "description": public_text(c.description),
+            "description": public_text(c.description) if shown else None,
             "agency_responsible": dept,
             "service_notice": item_notice(item, dept, lang) if item else None,
             "requested_datetime": w3c(c.created_at, tz),
             "updated_datetime": w3c(c.closed_at if status == "closed" and c.closed_at else c.updated_at, tz),
-            "expected_datetime": w3c(c.deadline, tz) if status == "open" else None,
-            "address": public_text(c.address),
+            "expected_datetime": _expected(c, tz),
+            "address": public_text(c.address) if shown else None,
             "address_id": None,
             "zipcode": None,
-            "lat": c.lat,
-            "long": c.lon,
-            "media_url": media.get(c.id),
+            "lat": c.lat if shown else None,
+            "long": c.lon if shown else None,
+            "media_url": media.get(c.id) if shown else None,
         })
     return out
+
+
+def _expected(case: Case, tz: ZoneInfo) -> str | None:
+    """When the problem should be fixed: the handling step's deadline, while that step runs. The
+    deadlines before it (register, dispatch, sign) promise no fix, and after it the fix is done."""
+    if case.step != "handle" or case.paused_at is not None or case.state not in OPEN_STATES:
+        return None
+    return w3c(case.deadline, tz)
 
 
 def _status_notes(case: Case, change: CaseEvent | None, merged_into: str | None, lang: str) -> str:

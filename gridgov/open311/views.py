@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,8 @@ from gridgov.open311.service import Open311Error, Submitted
 
 PREFIX = "/open311/v2"
 SPEC = "http://wiki.open311.org/GeoReport_v2"
-CHANGESET = "2026-11-21T00:00:00+08:00"  # when this API last changed (the discovery document's changeset)
+CHANGESET = datetime.fromisoformat("2026-11-21T00:00:00+08:00")  # when this API last changed (the discovery
+# document's changeset, unless a service changed since)
 log = logging.getLogger("gridgov.open311")
 # Our field names → the spec's, for the platform's validation errors.
 FIELD_NAMES = {"location": "lat/long", "item_code": "service_code", "address": "address_string",
@@ -79,7 +81,7 @@ class Open311Route(APIRoute):
                 texts = [f"{FIELD_NAMES.get(k, k)}: {p.render(lang)}" for k, p in exc.fields.items()]
                 return errors_response(_format_of(request), 400, texts or [translate(exc.message, lang)])
             except AppError as exc:
-                message = translate(exc.message, lang, **exc.params)
+                message = exc.body(lang)["error"]["message"]  # translated as the platform translates it
                 return errors_response(_format_of(request), _http_status(exc.status), [message])
             except Exception:
                 log.exception("open311: unhandled error on %s %s", request.method, request.url.path)
@@ -109,25 +111,30 @@ def _secret(request: Request) -> str:
 async def submitted(request: Request) -> Submitted:
     """A POST's parameters: form fields first (the spec's x-www-form-urlencoded), then the query."""
     pairs: list[tuple[str, object]] = []
-    content_type = request.headers.get("content-type", "")
+    content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         try:
             form = await request.form()
         except Exception:
             raise Open311Error(400, "请求体不是合法的表单") from None
         pairs.extend(form.multi_items())
+    elif (await request.body()).strip():
+        # A JSON (or any other) body would be read as no fields at all, and answered "api_key is missing".
+        raise Open311Error(400, "请求体必须是 application/x-www-form-urlencoded 表单（GeoReport v2 的 POST 格式），"
+                                "不能是 {content_type}", content_type=content_type.split(";")[0].strip()[:60] or "?")
     pairs.extend(request.query_params.multi_items())
     return Submitted.of(pairs)
 
 
 @router.get("/discovery.{fmt}")
-def discovery(fmt: str, request: Request):
+def discovery(fmt: str, request: Request, db: DB):
     fmt, lang = _fmt(fmt), _lang(request)
     base = str(request.base_url).rstrip("/") + PREFIX
-    doc = {"changeset": CHANGESET,
+    changeset = service.changeset(db, CHANGESET, _tz(request))
+    doc = {"changeset": changeset,
            "contact": translate("请联系区网格化服务管理指挥中心", lang),
            "key_service": translate("API 密钥由平台管理员用 `gridgov open311 add-client 名称` 发放", lang),
-           "endpoints": [{"specification": SPEC, "url": base, "changeset": CHANGESET, "type": "production",
+           "endpoints": [{"specification": SPEC, "url": base, "changeset": changeset, "type": "production",
                           "formats": ["text/xml", "application/json"]}]}
     return render(fmt, "discovery", doc)
 
@@ -167,16 +174,19 @@ def create_request(fmt: str, request: Request, db: DB, ctx: Ctx,
         from gridgov.cases.service import idempotent_case
 
         case, created = idempotent_case(db, service.client_scope(client), idempotency_key), False
-    body = [service.created_out(db, case, _secret(request), _lang(request))]
+    body = [service.created_out(db, case, _lang(request))]
     return render(fmt, "service_requests", body, status=201 if created else 200)
 
 
 @router.get("/requests.{fmt}")
 def list_requests(fmt: str, request: Request, db: DB, service_request_id: str | None = None,
                   service_code: str | None = None, start_date: str | None = None, end_date: str | None = None,
-                  status: str | None = None):
-    fmt, tz = _fmt(fmt), _tz(request)
-    q = service.build_query(service_request_id, service_code, start_date, end_date, status, tz)
+                  status: str | None = None, page: str | None = None, page_size: str | None = None):
+    """service_request_id, service_code and status may each be declared more than once (and comma
+    separated); page and page_size are the spec's widely implemented pagination extension."""
+    fmt, tz, params = _fmt(fmt), _tz(request), request.query_params
+    q = service.build_query(params.getlist("service_request_id"), params.getlist("service_code"), start_date,
+                            end_date, params.getlist("status"), tz, page, page_size)
     cases = service.find_requests(db, q, utcnow())
     return render(fmt, "service_requests", service.requests_out(db, cases, tz, _lang(request)))
 
@@ -199,7 +209,8 @@ def get_token(token: str, fmt: str, request: Request, db: DB):
     return render(fmt, "service_requests", [service.token_out(case, token)])
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@router.api_route("/{rest:path}", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)
 def not_found(rest: str, request: Request):
     """Unknown paths under /open311/v2 (404) and known paths with another method (405), in the spec's shape."""
     allowed: set[str] = set()

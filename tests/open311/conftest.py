@@ -108,6 +108,19 @@ def staff(api, o311_app):
     return headers
 
 
+@pytest.fixture
+def token_of(o311_app):
+    """`token_of(number)` → the request's token, as GET /tokens/{token} knows it (a realtime POST answers
+    with the service_request_id instead, the spec allowing one or the other)."""
+    from gridgov.open311.service import request_token
+
+    def token(number: str) -> str:
+        return request_token(o311_app.state.settings.resolved_secret_key, case_by_number(o311_app.state.sessions,
+                                                                                         number).id)
+
+    return token
+
+
 def case_by_number(sessions, number: str) -> Case:
     with sessions() as db:
         return db.scalar(select(Case).where(Case.number == number))
