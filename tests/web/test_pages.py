@@ -112,9 +112,12 @@ def test_english_switch_sets_a_cookie_and_translates(client):
     page = client.get("/", headers={"Accept": "text/html"})
     assert "Regions &amp; grids" in page.text or "Regions & grids" in page.text
     assert "District dispatcher" in page.text
+    # English punctuation, and the data's own words for a township translated too.
+    assert "Welcome, 吴鑫杰</h1>" in page.text and "Role: District dispatcher" in page.text
+    assert "：" not in page.text.split("<main")[1] and "<td>Town</td>" in page.text
     client.cookies.set("lang", "zh")
     page = client.get("/", headers={"Accept": "text/html"})
-    assert "区划与网格" in page.text
+    assert "区划与网格" in page.text and "欢迎，吴鑫杰</h1>" in page.text and "角色：区指挥中心调度员" in page.text
 
 
 def test_demo_banner_and_demo_logins_on_a_demo_database(client):
