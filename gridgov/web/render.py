@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy import select
 
 from gridgov.accounts.roles import ROLES
@@ -19,11 +21,17 @@ from gridgov.core.security import csrf_for
 from gridgov.regions.models import LEVEL_LABELS, MetaValue
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-_ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def _localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(_ZONE).strftime(fmt) if value else ""
+@pass_context
+def _localtime(ctx, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time on the installation's clock: the zone deadlines are counted in."""
+    return value.astimezone(_zone(ctx["settings"].timezone)).strftime(fmt) if value else ""
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 templates.env.filters["localtime"] = _localtime

@@ -162,3 +162,21 @@ def test_unknown_page_is_a_friendly_html_404(client):
     assert r.status_code == 404
     assert "页面不存在" in r.text
     assert "Traceback" not in r.text
+
+
+def test_pages_show_times_on_the_installations_clock(client, app, auth, sessions, monkeypatch):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.cases.test_lifecycle import GRID, WORKER, item_at, point_in
+
+    lon, lat = point_in(sessions, GRID)
+    case = client.post("/api/v1/cases", headers=auth(WORKER), json={
+        "description": "时区测试：路灯不亮", "lon": lon, "lat": lat, "item_code": item_at(sessions, "district").code})
+    assert case.status_code == 201, case.text
+    created = datetime.fromisoformat(case.json()["created_at"])
+    login(client, "dispatcher")
+    for zone in ("Asia/Shanghai", "Asia/Urumqi"):
+        monkeypatch.setattr(app.state.settings, "timezone", zone)
+        page = client.get(f"/cases/{case.json()['id']}", headers=PAGE_HEADERS)
+        assert created.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") in page.text, zone
