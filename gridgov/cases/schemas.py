@@ -11,6 +11,7 @@ from gridgov.accounts.models import User
 from gridgov.cases.lifecycle import OPEN_STATES, STATES
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.catalog.models import CatalogItem
+from gridgov.core.db import utcnow
 from gridgov.departments.models import Department
 
 
@@ -83,6 +84,19 @@ class CaseOut(BaseModel):
     def timed(self) -> bool:
         """Whether the light means anything: a closed, voided or merged case has no clock running."""
         return self.state in OPEN_STATES
+
+    @property
+    def overdue(self) -> tuple[int, str] | None:
+        """How long a red case is past its deadline, in its largest whole unit: (3, "天")."""
+        if not (self.timed and self.light == "red" and self.deadline):
+            return None
+        minutes = int((utcnow() - self.deadline).total_seconds() // 60)
+        if minutes < 0:
+            return None
+        for size, unit in ((1440, "天"), (60, "小时")):
+            if minutes >= size:
+                return minutes // size, unit
+        return minutes, "分钟"
 
 
 def case_outs(db: Session, cases: list[Case], items: dict[int, CatalogItem] | None = None,

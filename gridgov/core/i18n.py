@@ -637,6 +637,7 @@ EN.update({
     "导出 Excel": "Export to Excel", "时限": "Clock", "处理人": "Handler", "正常": "On time",
     "黄灯预警": "Yellow: 80% used", "红灯超时": "Red: overdue", "我上报的": "My reports", "待我核查": "To verify",
     "我上报的未办结": "My open reports",
+    "已超 {n} 天": "{n} d overdue", "已超 {n} 小时": "{n} h overdue", "已超 {n} 分钟": "{n} min overdue",
     "办理中": "In hand", "已超时": "Overdue", "普通督办": "Supervision", "黄牌督办": "Yellow card",
     "红牌督办": "Red card", "满意": "Satisfied", "基本满意": "Basically satisfied", "不满意": "Unsatisfied",
     "黄牌": "Yellow card", "红牌": "Red card", "处置前": "Before", "处置后": "After", "附件": "Attachment",

@@ -254,3 +254,25 @@ def test_a_closed_case_shows_no_light_in_the_list_its_export_or_its_page(client,
         x = client.get("/cases/export.xlsx", params={"q": case["number"], "mine": ""})
         rows = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
         assert rows[1][0] == case["number"] and rows[1][2] == ("正常" if timed else None)
+
+
+def test_a_red_case_says_how_long_it_is_overdue(client, auth, sessions, new_case):
+    from datetime import timedelta
+
+    from gridgov.core.db import utcnow
+
+    case = new_case()
+    with sessions() as db:
+        row = db.get(Case, case["id"])
+        row.deadline, row.light = utcnow() - timedelta(days=2, hours=3), "red"
+        db.commit()
+    login(client, "dispatcher")
+    listing = client.get("/cases", params={"q": case["number"]}, headers=PAGE_HEADERS)
+    assert '<small class="overdue" data-testid="overdue">已超 2 天</small>' in listing.text
+    page = client.get(f"/cases/{case['id']}", headers={**PAGE_HEADERS, "Accept-Language": "en"})
+    assert '<small class="overdue" data-testid="overdue">2 d overdue</small>' in page.text
+    with sessions() as db:
+        db.get(Case, case["id"]).deadline = utcnow() - timedelta(minutes=50)
+        db.commit()
+    listing = client.get("/cases", params={"q": case["number"]}, headers=PAGE_HEADERS)
+    assert "已超 50 分钟" in listing.text or "已超 51 分钟" in listing.text
