@@ -49,7 +49,7 @@ ROLES: dict[str, Role] = {r.name: r for r in [
     _role("admin", "系统管理员", STAFF_READ | PEOPLE_WORK | {"users.read", "users.manage", "departments.read",
                                                        "departments.manage", "departments.create", "grids.manage",
                                                        "catalog.manage", "calendar.manage", "tags.manage",
-                                                       "audit.read"},
+                                                       "audit.read", "notify.manage"},
           _ALL_LEVELS),
     _role("citizen", "群众", {"grids.locate"}, _ALL_LEVELS),
 ]}

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     office_hours: str = Field(default="08:00-12:00,14:00-18:00",
                               description="Working hours of a working day, comma-separated HH:MM-HH:MM spans.")
     webhook_url: str = Field(default="", description="SMS/WeChat gateway webhook for notifications; off when unset.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret that signs every webhook call (X-GridGov-Signature: HMAC-SHA256 "
+        "of the X-GridGov-Timestamp value, a dot and the body), so the gateway can refuse calls not from here.")
     demo_cases: int = Field(default=3000, ge=0, description="How many past cases `gridgov demo` generates.")
     demo_residents: int = Field(default=30000, ge=0, description="About how many residents `gridgov demo` generates "
                                 "(with their houses, tags, visits and services); 0 for none.")

@@ -353,6 +353,18 @@ EN: dict[str, str] = {
     "有事件派给您、被退回或被督办时，会在这里通知您。":
         "You are told here when a case is assigned to you, returned or put under supervision.",
     "找不到通知 {id}": "Notification {id} not found",
+    "通知投递": "Notification delivery", "全部立即重试": "Retry all now", "短信/微信网关": "SMS/WeChat gateway",
+    "未配置网关（GRIDGOV_WEBHOOK_URL），只投递站内通知。":
+        "No gateway configured (GRIDGOV_WEBHOOK_URL): in-app notifications only.",
+    "网关自 {since} 起连续失败 {n} 次": "The gateway has failed {n} times in a row since {since}",
+    "暂停调用至 {until}": "not called until {until}", "最近错误": "Last error",
+    "网关正常": "The gateway is working", "恢复于 {at}": "back since {at}",
+    "未配置签名密钥（GRIDGOV_WEBHOOK_SECRET），网关无法验证调用来源。":
+        "No signing secret (GRIDGOV_WEBHOOK_SECRET): the gateway cannot tell that calls come from here.",
+    "渠道": "Channel", "待投递": "Waiting", "最早待投递": "Oldest waiting since", "已放弃": "Given up",
+    "站内通知": "In-app", "接收人": "Recipient", "写入时间": "Written", "尝试次数": "Attempts",
+    "重试": "Retry", "发送中": "Sending", "下次尝试 {at}": "Next try {at}",
+    "没有已放弃的通知。": "Nothing has been given up.", "没有待投递的通知。": "Nothing is waiting.",
     # --- end notify ---
     # --- working calendar (gridgov/workcal) ---
     "工作日历": "Working calendar",

@@ -22,7 +22,8 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(200), default="")
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending | sent | dead
+    # pending | sending (a webhook being posted: `next_attempt_at` is the end of its claim) | sent | dead
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -45,3 +46,18 @@ class InboxItem(Base):
     link: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChannelHealth(Base):
+    """How an outside channel (the webhook gateway) is doing, shared by every worker: consecutive
+    failed calls, since when, and until when nobody calls it. While a gateway is down, the drain
+    calls it once a pause instead of once a message, and an administrator sees why nothing goes out."""
+
+    __tablename__ = "notify_channels"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

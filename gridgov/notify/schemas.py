@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from gridgov.notify.models import InboxItem
+from gridgov.notify.models import InboxItem, OutboxMessage
 
 
 class InboxItemOut(BaseModel):
@@ -36,3 +36,67 @@ class UnreadCount(BaseModel):
 class ReadAll(BaseModel):
     updated: int
     unread: int
+
+
+# --- delivery, for an administrator ---
+
+class ChannelCountsOut(BaseModel):
+    channel: str
+    waiting: int
+    dead: int
+    oldest_waiting_at: datetime | None
+
+
+class GatewayOut(BaseModel):
+    configured: bool
+    signed: bool
+    failures: int
+    failing_since: datetime | None
+    paused_until: datetime | None
+    last_error: str
+    last_success_at: datetime | None
+
+
+class OutboxStatus(BaseModel):
+    channels: list[ChannelCountsOut]
+    gateway: GatewayOut
+
+
+class OutboxMessageOut(BaseModel):
+    id: int
+    channel: str
+    topic: str
+    user_id: int | None
+    recipient: str
+    title: str
+    link: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, msg: OutboxMessage, recipient: str) -> OutboxMessageOut:
+        return cls(id=msg.id, channel=msg.channel, topic=msg.topic, user_id=msg.user_id, recipient=recipient,
+                   title=msg.title, link=msg.link, status=msg.status, attempts=msg.attempts,
+                   last_error=msg.last_error, created_at=msg.created_at, next_attempt_at=msg.next_attempt_at,
+                   sent_at=msg.sent_at)
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxMessageOut]
+    total: int
+
+
+class RetryIn(BaseModel):
+    ids: list[int] | None = Field(default=None, max_length=1000,
+                                  description="Messages given up to send again; all of them when omitted.")
+
+
+class RetryOut(BaseModel):
+    requeued: int
+    due_now: int
+
+

@@ -8,7 +8,11 @@ leaves the message pending (retried later) and a retry never makes a second inbo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,24 +23,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow, write_new_all
+from gridgov.core.db import add_unique, utcnow, write_new_all
 from gridgov.core.errors import NotFound
-from gridgov.notify.models import InboxItem, OutboxMessage
+from gridgov.notify.models import ChannelHealth, InboxItem, OutboxMessage
 
 log = logging.getLogger("gridgov.notify")
 
 INBOX = "inbox"
 WEBHOOK = "webhook"
-MAX_ATTEMPTS = 8  # a message is dead after this many failed attempts
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+MAX_ATTEMPTS = 8  # a message is dead after this many failed attempts …
+# … and a webhook message only once it is also this old: a gateway down for a night loses nothing.
+WEBHOOK_GIVE_UP_AFTER = timedelta(hours=24)
 RETRY_BASE_SECONDS = 30  # after the k-th failure, wait 30 s × 2^(k−1) …
 RETRY_CAP_SECONDS = 3600  # … but never more than an hour
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 # A claimed webhook message is invisible to other workers this long; if its worker dies mid-POST,
 # the message becomes due again after it (at-least-once: receivers dedupe on message_id).
 CLAIM_LEASE_SECONDS = 120
-# After this many webhook failures in a row, a drain leaves the other webhooks for its next run:
-# a gateway that is down (each call waiting out its timeout) must not hold up the inboxes and jobs.
+# After this many failed calls in a row the gateway is paused for every worker, 30 s, then twice as
+# long after each further failure, at most 10 min: a gateway that is down (each call waiting out
+# its timeout) must not hold up the inboxes and jobs, nor be called once for every waiting message.
 WEBHOOK_FAILURES_BEFORE_PAUSE = 3
+PAUSE_CAP_SECONDS = 600
 
 Poster = Callable[[str, dict, float], None]
 """`post(url, body, timeout)` sends one webhook call and raises on any failure."""
@@ -104,15 +113,37 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
 
 
-def http_poster(client: httpx.Client | None = None) -> Poster:
-    """The default webhook sender: a JSON POST; a non-2xx answer or a network error is a failure."""
+def pause_after(failures: int) -> timedelta | None:
+    """How long nobody calls the gateway after `failures` failed calls in a row: not at all before
+    `WEBHOOK_FAILURES_BEFORE_PAUSE`, then 30 s, 1 min, 2 min … capped at `PAUSE_CAP_SECONDS`."""
+    if failures < WEBHOOK_FAILURES_BEFORE_PAUSE:
+        return None
+    steps = failures - WEBHOOK_FAILURES_BEFORE_PAUSE
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** min(steps, 20), PAUSE_CAP_SECONDS))
+
+
+def sign(secret: str, timestamp: str, content: bytes) -> str:
+    """The `X-GridGov-Signature` of a webhook call: HMAC-SHA256, keyed with the shared secret,
+    over the `X-GridGov-Timestamp` value, a dot and the exact request body, as "sha256=<hex>"."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + content, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def http_poster(client: httpx.Client | None = None, secret: str | None = None) -> Poster:
+    """The default webhook sender: a JSON POST; a non-2xx answer (a redirect too) or a network
+    error is a failure. With a `secret`, each call is signed (see `sign`) so that the gateway can
+    refuse calls that do not come from here."""
 
     def post(url: str, body: dict, timeout: float) -> None:
-        headers = {"Idempotency-Key": f"gridgov-outbox-{body['message_id']}"}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"gridgov-outbox-{body['message_id']}"}
+        if secret:
+            timestamp = str(int(time.time()))
+            headers |= {"X-GridGov-Timestamp": timestamp, "X-GridGov-Signature": sign(secret, timestamp, content)}
         if client is None:
-            response = httpx.post(url, json=body, timeout=timeout, headers=headers)
+            response = httpx.post(url, content=content, timeout=timeout, headers=headers)
         else:
-            response = client.post(url, json=body, timeout=timeout, headers=headers)
+            response = client.post(url, content=content, timeout=timeout, headers=headers)
         response.raise_for_status()
 
     return post
@@ -126,58 +157,74 @@ def webhook_body(msg: OutboxMessage) -> dict:
 
 def deliver_due(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None,
                 post: Poster | None = None, batch: int = 100, *, max_attempts: int = MAX_ATTEMPTS,
-                timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> DeliveryReport:
-    """Delivers up to `batch` due pending messages, one short transaction per message. An inbox
-    message becomes an inbox item (and, when `settings.webhook_url` is set, a webhook message that
-    the same drain then posts); a webhook message is POSTed as JSON to `settings.webhook_url`.
+                timeout: float = WEBHOOK_TIMEOUT_SECONDS,
+                give_up_after: timedelta = WEBHOOK_GIVE_UP_AFTER) -> DeliveryReport:
+    """Delivers up to `batch` due messages, one short transaction per message: inbox messages
+    first (a slow gateway never holds up the in-app notice), then webhook messages, oldest first.
+    An inbox message becomes an inbox item (and, when `settings.webhook_url` is set, a webhook
+    message that the same drain then posts); a webhook message is POSTed as JSON to
+    `settings.webhook_url` (signed when `settings.webhook_secret` is set).
+
+    A failed call is retried with back-off. A webhook message is given up only when it has failed
+    `max_attempts` times and is older than `give_up_after`: a gateway down for a night loses
+    nothing. After `WEBHOOK_FAILURES_BEFORE_PAUSE` failed calls in a row the gateway is paused for
+    every worker (`ChannelHealth`): one call a pause, not one a message; the first call it answers
+    makes everything that waited due again, to go out in the order it was written.
 
     Safe with several workers: on PostgreSQL a message is taken with `FOR UPDATE SKIP LOCKED`;
-    on both databases the state change is conditional on the message still being pending and due,
-    so two workers never deliver the same message twice. (A worker that dies in the middle of a
-    webhook call leaves it to be posted again after the claim's lease: receivers dedupe on
-    message_id, also sent as the Idempotency-Key header.)
+    on both databases the state change is conditional on the message still being due, so two
+    workers never deliver the same message twice. (A worker that dies in the middle of a webhook
+    call leaves it to be posted again after the claim's lease: receivers dedupe on message_id,
+    also sent as the Idempotency-Key header.)
 
     `now` fixes the time the whole drain acts at (for tests); by default each message is claimed,
     leased and backed off from the clock's time when the drain comes to it.
     """
-    post = post or http_poster()
+    post = post or http_poster(secret=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None)
     report = DeliveryReport()
-    webhook_failures = 0
     for _ in range(batch):
         # Not the drain's start: a drain waiting on a slow gateway outlasts the lease, and a lease
         # reckoned from its start would be over before the message was even claimed.
         at = now or utcnow()
         with sessions() as db:
-            msg = _next_due(db, at, with_webhooks=webhook_failures < WEBHOOK_FAILURES_BEFORE_PAUSE)
+            msg = _next_due(db, at)
             if msg is None:
                 break
             if msg.channel == INBOX:
                 _deliver_to_inbox(db, msg, settings, at, report, max_attempts)
             elif msg.channel == WEBHOOK:
-                posted = _deliver_to_webhook(db, msg, settings, at, post, timeout, report, max_attempts)
-                if posted is not None:
-                    webhook_failures = 0 if posted else webhook_failures + 1
+                _deliver_to_webhook(db, msg, settings, at, post, timeout, report, max_attempts, give_up_after)
             else:
                 _record_failure(db, msg.id, at, f"unknown channel {msg.channel!r}", report, dead=True)
     return report
 
 
-def _next_due(db: Session, now: datetime, with_webhooks: bool = True) -> OutboxMessage | None:
+def _next_due(db: Session, now: datetime) -> OutboxMessage | None:
+    """The next message to deliver: the earliest due one that is not a webhook; else, unless the
+    gateway is paused, the oldest due webhook (a claim whose lease ran out is due again)."""
+    locking = db.get_bind().dialect.name == "postgresql"
     stmt = (select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.channel != WEBHOOK,
+                   OutboxMessage.next_attempt_at <= now)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1))
-    if not with_webhooks:
-        stmt = stmt.where(OutboxMessage.channel != WEBHOOK)
-    if db.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return db.scalar(stmt)
+    msg = db.scalar(stmt.with_for_update(skip_locked=True) if locking else stmt)
+    if msg is not None:
+        return msg
+    paused_until = db.scalar(select(ChannelHealth.paused_until).where(ChannelHealth.name == WEBHOOK))
+    if paused_until is not None and paused_until > now:
+        return None
+    stmt = (select(OutboxMessage)
+            .where(OutboxMessage.channel == WEBHOOK, OutboxMessage.status.in_((PENDING, SENDING)),
+                   OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id).limit(1))
+    return db.scalar(stmt.with_for_update(skip_locked=True) if locking else stmt)
 
 
 def _still_ours(msg_id: int, now: datetime):
-    """The condition every state change repeats: the message is still pending and due. On SQLite,
-    where a select takes no lock, this is what stops a second worker."""
+    """The condition every claim repeats: the message is still waiting (or its claim ran out) and
+    due. On SQLite, where a select takes no lock, this is what stops a second worker."""
     return (update(OutboxMessage)
-            .where(OutboxMessage.id == msg_id, OutboxMessage.status == "pending",
+            .where(OutboxMessage.id == msg_id, OutboxMessage.status.in_((PENDING, SENDING)),
                    OutboxMessage.next_attempt_at <= now)
             .execution_options(synchronize_session=False))
 
@@ -188,7 +235,7 @@ def _deliver_to_inbox(db: Session, msg: OutboxMessage, settings: Settings, now: 
     try:
         if msg.user_id is None:
             raise ValueError("an inbox message needs a user")
-        claimed = db.execute(_still_ours(msg_id, now).values(status="sent", sent_at=now)).rowcount
+        claimed = db.execute(_still_ours(msg_id, now).values(status=SENT, sent_at=now)).rowcount
         if claimed != 1:
             db.rollback()
             report.skipped += 1
@@ -198,7 +245,7 @@ def _deliver_to_inbox(db: Session, msg: OutboxMessage, settings: Settings, now: 
                              body=msg.body, link=msg.link, created_at=msg.created_at or now))
             if settings.webhook_url:  # the gateway's copy, made once, with the inbox item
                 db.add(OutboxMessage(topic=msg.topic, channel=WEBHOOK, user_id=msg.user_id, title=msg.title,
-                                     body=msg.body, link=msg.link, payload=msg.payload or {}, status="pending",
+                                     body=msg.body, link=msg.link, payload=msg.payload or {}, status=PENDING,
                                      attempts=0, next_attempt_at=now, last_error="",
                                      created_at=msg.created_at or now))
         db.commit()
@@ -206,7 +253,7 @@ def _deliver_to_inbox(db: Session, msg: OutboxMessage, settings: Settings, now: 
     except IntegrityError:
         # Another delivery already made this message's inbox item: the redelivery is a no-op.
         db.rollback()
-        db.execute(_still_ours(msg_id, now).values(status="sent", sent_at=now))
+        db.execute(_still_ours(msg_id, now).values(status=SENT, sent_at=now))
         db.commit()
         report.skipped += 1
     except Exception as exc:  # a poison message must not stop the drain: back off and go on
@@ -217,46 +264,100 @@ def _deliver_to_inbox(db: Session, msg: OutboxMessage, settings: Settings, now: 
 
 
 def _deliver_to_webhook(db: Session, msg: OutboxMessage, settings: Settings, now: datetime, post: Poster,
-                        timeout: float, report: DeliveryReport, max_attempts: int) -> bool | None:
-    """Claims and posts one webhook message: True when the gateway took it, False when the call
-    failed, None when no call was made."""
+                        timeout: float, report: DeliveryReport, max_attempts: int, give_up_after: timedelta) -> None:
+    """Claims and posts one webhook message, then records how the call went, for the message and
+    for the gateway."""
     msg_id = msg.id
     url = settings.webhook_url
     if not url:
         _record_failure(db, msg_id, now, "webhook_url is not configured", report, dead=True)
-        return None
+        return
     body = webhook_body(msg)
-    # Claim: push the message out of everyone's sight for the lease, commit, then call out
-    # without holding a lock or a transaction open.
-    claimed = db.execute(_still_ours(msg_id, now).values(next_attempt_at=now + timedelta(
-        seconds=CLAIM_LEASE_SECONDS))).rowcount
+    # Claim: mark it being sent and push it out of everyone's sight for the lease, commit, then
+    # call out without holding a lock or a transaction open.
+    claimed = db.execute(_still_ours(msg_id, now).values(
+        status=SENDING, next_attempt_at=now + timedelta(seconds=CLAIM_LEASE_SECONDS))).rowcount
     db.commit()
     if claimed != 1:
         report.skipped += 1
-        return None
+        return
     try:
         post(url, body, timeout)
     except Exception as exc:
         error = _describe(exc)
     else:
         error = None
+    mine = (OutboxMessage.id == msg_id, OutboxMessage.status == SENDING)
     if error is None:
-        db.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id, OutboxMessage.status == "pending")
-                   .values(status="sent", sent_at=now, last_error="").execution_options(synchronize_session=False))
+        db.execute(update(OutboxMessage).where(*mine).values(status=SENT, sent_at=now, last_error="")
+                   .execution_options(synchronize_session=False))
+        _gateway_answered(db, now)
         db.commit()
         report.sent += 1
-    else:
-        _record_failure(db, msg_id, now, error, report, max_attempts=max_attempts, lease_held=True)
-    return error is None
+        return
+    row = db.execute(select(OutboxMessage.attempts, OutboxMessage.created_at).where(*mine)).first()
+    if row is None:  # someone else settled it meanwhile (its lease ran out and another worker took it)
+        db.rollback()
+        report.skipped += 1
+        return
+    attempts = row.attempts + 1
+    give_up = attempts >= max_attempts and now - row.created_at >= give_up_after
+    values: dict = {"attempts": attempts, "last_error": error[:1000]}
+    values |= {"status": DEAD} if give_up else {"status": PENDING, "next_attempt_at": now + retry_delay(attempts)}
+    db.execute(update(OutboxMessage).where(*mine).values(**values).execution_options(synchronize_session=False))
+    _gateway_failed(db, now, error)
+    db.commit()
+    _count_failure(report, msg_id, attempts, error, give_up)
+
+
+def _gateway_answered(db: Session, now: datetime) -> None:
+    """The gateway took a call. If it had been paused, everything that waited for it is due now,
+    so the backlog goes out at once and in the order it was written."""
+    failures = db.scalar(select(ChannelHealth.failures).where(ChannelHealth.name == WEBHOOK))
+    if not failures:
+        return
+    db.execute(update(ChannelHealth).where(ChannelHealth.name == WEBHOOK)
+               .values(failures=0, failing_since=None, paused_until=None, last_success_at=now))
+    if failures >= WEBHOOK_FAILURES_BEFORE_PAUSE:
+        db.execute(update(OutboxMessage)
+                   .where(OutboxMessage.channel == WEBHOOK, OutboxMessage.status == PENDING,
+                          OutboxMessage.next_attempt_at > now)
+                   .values(next_attempt_at=now).execution_options(synchronize_session=False))
+        log.info("the webhook gateway answers again after %s failed calls", failures,
+                 extra={"fields": {"failures": failures}})
+
+
+def _gateway_failed(db: Session, now: datetime, error: str) -> None:
+    """One more failed call in a row; from `WEBHOOK_FAILURES_BEFORE_PAUSE` on, nobody calls the
+    gateway again until the pause is over. Counted in SQL, so workers failing at once all count."""
+    bump = (update(ChannelHealth).where(ChannelHealth.name == WEBHOOK)
+            .values(failures=ChannelHealth.failures + 1, last_error=error[:1000])
+            .returning(ChannelHealth.failures, ChannelHealth.failing_since))
+    row = db.execute(bump).first()
+    if row is None:  # the first failure ever (or another worker is making the row just now)
+        add_unique(db, ChannelHealth(name=WEBHOOK, failures=0, last_error=""))
+        row = db.execute(bump).first()
+    failures, failing_since = row
+    values: dict = {}
+    if failing_since is None:
+        values["failing_since"] = now
+    pause = pause_after(failures)
+    if pause is not None:
+        values["paused_until"] = now + pause
+    if values:
+        db.execute(update(ChannelHealth).where(ChannelHealth.name == WEBHOOK).values(**values))
+    if failures == WEBHOOK_FAILURES_BEFORE_PAUSE:
+        log.warning("the webhook gateway failed %s times in a row; calls are paused: %s", failures, error,
+                    extra={"fields": {"failures": failures, "error": error[:300]}})
 
 
 def _record_failure(db: Session, msg_id: int, now: datetime, error: str, report: DeliveryReport, *,
-                    max_attempts: int = MAX_ATTEMPTS, dead: bool = False, lease_held: bool = False) -> None:
-    """One more failed attempt: back off, or give up after `max_attempts`."""
+                    max_attempts: int = MAX_ATTEMPTS, dead: bool = False) -> None:
+    """One more failed attempt at a message that was not claimed: back off, or give up after
+    `max_attempts` (at once when `dead`)."""
     db.rollback()
-    cond = [OutboxMessage.id == msg_id, OutboxMessage.status == "pending"]
-    if not lease_held:
-        cond.append(OutboxMessage.next_attempt_at <= now)
+    cond = [OutboxMessage.id == msg_id, OutboxMessage.status.in_((PENDING, SENDING)),
+            OutboxMessage.next_attempt_at <= now]
     attempts = db.scalar(select(OutboxMessage.attempts).where(*cond))
     if attempts is None:
         db.rollback()
@@ -265,16 +366,18 @@ def _record_failure(db: Session, msg_id: int, now: datetime, error: str, report:
     attempts += 1
     give_up = dead or attempts >= max_attempts
     values: dict = {"attempts": attempts, "last_error": error[:1000]}
-    if give_up:
-        values["status"] = "dead"
-    else:
-        values["next_attempt_at"] = now + retry_delay(attempts)
+    values |= {"status": DEAD} if give_up else {"status": PENDING, "next_attempt_at": now + retry_delay(attempts)}
     changed = db.execute(update(OutboxMessage).where(*cond).values(**values)
                          .execution_options(synchronize_session=False)).rowcount
     db.commit()
     if changed != 1:
         report.skipped += 1
-    elif give_up:
+    else:
+        _count_failure(report, msg_id, attempts, error, give_up)
+
+
+def _count_failure(report: DeliveryReport, msg_id: int, attempts: int, error: str, give_up: bool) -> None:
+    if give_up:
         report.dead += 1
         log.warning("outbox message %s is dead after %s attempts: %s", msg_id, attempts, error,
                     extra={"fields": {"outbox_id": msg_id, "attempts": attempts, "error": error[:300]}})
@@ -324,8 +427,19 @@ def mark_read(db: Session, user_id: int, item_id: int, now: datetime | None = No
     return item
 
 
-def mark_all_read(db: Session, user_id: int, now: datetime | None = None) -> int:
-    """Marks all the user's unread items read; returns how many changed."""
-    result = db.execute(update(InboxItem).where(InboxItem.user_id == user_id, InboxItem.read_at.is_(None))
+def newest_item_id(db: Session, user_id: int) -> int:
+    """The id of the user's newest item (0 for none): what "mark all read" on a page that showed
+    the inbox up to now may cover."""
+    return db.scalar(select(func.max(InboxItem.id)).where(InboxItem.user_id == user_id)) or 0
+
+
+def mark_all_read(db: Session, user_id: int, now: datetime | None = None, up_to: int | None = None) -> int:
+    """Marks the user's unread items read; returns how many changed. With `up_to`, only items up
+    to that id: those the reader had been shown (items are numbered as they arrive). A notice that
+    arrives between showing the page and pressing the button stays unread."""
+    mine = [InboxItem.user_id == user_id, InboxItem.read_at.is_(None)]
+    if up_to is not None:
+        mine.append(InboxItem.id <= up_to)
+    result = db.execute(update(InboxItem).where(*mine)
                         .values(read_at=now or utcnow()).execution_options(synchronize_session=False))
     return result.rowcount or 0

@@ -1,21 +1,36 @@
-"""The inbox: a JSON API, a page, and the navigation badge. Everyone sees only their own items."""
+"""The inbox: a JSON API, a page, and the navigation badge. Everyone sees only their own items.
+Delivery, for an administrator: what waits, what was given up and why, how the gateway is doing,
+and sending again (`/api/v1/outbox`, `/admin/outbox`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gridgov.core.deps import DB, MaybeWho, Who
-from gridgov.notify import service
-from gridgov.notify.schemas import InboxItemOut, InboxPage, ReadAll, UnreadCount
+from gridgov.notify import outbox, service
+from gridgov.notify.schemas import (
+    ChannelCountsOut,
+    GatewayOut,
+    InboxItemOut,
+    InboxPage,
+    OutboxMessageOut,
+    OutboxPage,
+    OutboxStatus,
+    ReadAll,
+    RetryIn,
+    RetryOut,
+    UnreadCount,
+)
 from gridgov.web.render import render
 
 router = APIRouter()
 PAGE_SIZE = 30
+MANAGE = "notify.manage"
 
 
 # --- API ---
@@ -33,8 +48,9 @@ def unread_count(db: DB, who: Who):
 
 
 @router.post("/api/v1/inbox/read-all", response_model=ReadAll, tags=["notify"])
-def read_all(db: DB, who: Who):
-    updated = service.mark_all_read(db, who.user_id)
+def read_all(db: DB, who: Who, up_to: Annotated[int | None, Query(
+        ge=0, description="Only items up to this id (the newest the reader was shown); all when omitted.")] = None):
+    updated = service.mark_all_read(db, who.user_id, up_to=up_to)
     db.commit()
     return ReadAll(updated=updated, unread=service.unread_count(db, who.user_id))
 
@@ -57,8 +73,15 @@ def _back(target: str | None) -> str:
 
 @router.get("/inbox", include_in_schema=False)
 def inbox_page(request: Request, db: DB, who: Who, unread: bool = False, page: Annotated[int, Query(ge=1)] = 1):
+    # Before the list: "mark all read" covers nothing newer than what this page could have shown.
+    up_to = service.newest_item_id(db, who.user_id)
     items, total, unread_n = service.inbox(db, who.user_id, unread_only=unread, limit=PAGE_SIZE,
                                            offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # past the end (the last unread one on the last page was just read): the last page
+        page = pages
+        items, total, unread_n = service.inbox(db, who.user_id, unread_only=unread, limit=PAGE_SIZE,
+                                               offset=(page - 1) * PAGE_SIZE)
     zone = ZoneInfo(request.app.state.settings.timezone)
 
     def local(moment: datetime) -> str:
@@ -66,7 +89,7 @@ def inbox_page(request: Request, db: DB, who: Who, unread: bool = False, page: A
 
     here = f"/inbox?unread=1&page={page}" if unread else f"/inbox?page={page}"
     return render(request, "notify/inbox.html", items=items, total=total, unread=unread_n, unread_only=unread,
-                  page=page, pages=max(1, -(-total // PAGE_SIZE)), local=local, here=here)
+                  page=page, pages=pages, local=local, here=here, up_to=up_to)
 
 
 @router.get("/inbox/badge", include_in_schema=False)
@@ -87,8 +110,9 @@ def open_item(db: DB, who: Who, item_id: int):
 
 
 @router.post("/inbox/read-all", include_in_schema=False)
-def read_all_page(db: DB, who: Who, next: Annotated[str, Form()] = "/inbox"):
-    service.mark_all_read(db, who.user_id)
+def read_all_page(db: DB, who: Who, next: Annotated[str, Form()] = "/inbox",
+                  up_to: Annotated[int | None, Form()] = None):
+    service.mark_all_read(db, who.user_id, up_to=up_to)
     db.commit()
     return RedirectResponse(_back(next), status_code=303)
 
@@ -98,3 +122,61 @@ def read_one_page(db: DB, who: Who, item_id: int, next: Annotated[str, Form()] =
     service.mark_read(db, who.user_id, item_id)
     db.commit()
     return RedirectResponse(_back(next), status_code=303)
+
+
+# --- delivery, for an administrator ---
+
+def _status(db, settings) -> OutboxStatus:
+    return OutboxStatus(channels=[ChannelCountsOut(**vars(c)) for c in outbox.counts(db)],
+                        gateway=GatewayOut(**vars(outbox.gateway(db, settings))))
+
+
+@router.get("/api/v1/outbox/status", response_model=OutboxStatus, tags=["notify"])
+def outbox_status(request: Request, db: DB, who: Who):
+    """Per channel, how many messages wait and how many were given up; how the gateway is doing."""
+    who.require(MANAGE)
+    return _status(db, request.app.state.settings)
+
+
+@router.get("/api/v1/outbox", response_model=OutboxPage, tags=["notify"])
+def outbox_list(db: DB, who: Who, status: Literal["dead", "waiting"] = "dead",
+                channel: Literal["inbox", "webhook"] | None = None,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+    """Messages given up (the last first) or still waiting (the oldest first), with the last error."""
+    who.require(MANAGE)
+    rows, total = outbox.messages(db, status, channel, limit, offset)
+    return OutboxPage(items=[OutboxMessageOut.of(m, name) for m, name in rows], total=total)
+
+
+@router.post("/api/v1/outbox/retry", response_model=RetryOut, tags=["notify"])
+def outbox_retry(db: DB, who: Who, body: RetryIn | None = None):
+    """Sends again the given messages that were given up (all when no `ids`), and tries what waits
+    for the gateway now instead of at the end of its pause."""
+    who.require(MANAGE)
+    requeued, due = outbox.retry(db, body.ids if body else None)
+    db.commit()
+    return RetryOut(requeued=requeued, due_now=due)
+
+
+@router.get("/admin/outbox", include_in_schema=False)
+def outbox_page(request: Request, db: DB, who: Who, status: Literal["dead", "waiting"] = "dead",
+                page: Annotated[int, Query(ge=1)] = 1):
+    who.require(MANAGE)
+    settings = request.app.state.settings
+    rows, total = outbox.messages(db, status, None, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    zone = ZoneInfo(settings.timezone)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+    return render(request, "notify/outbox.html", rows=rows, total=total, shown=status, page=page,
+                  pages=max(1, -(-total // PAGE_SIZE)), counts=outbox.counts(db),
+                  gateway=outbox.gateway(db, settings), local=local)
+
+
+@router.post("/admin/outbox/retry", include_in_schema=False)
+def outbox_retry_page(db: DB, who: Who, id: Annotated[int | None, Form()] = None):
+    who.require(MANAGE)
+    outbox.retry(db, [id] if id is not None else None)
+    db.commit()
+    return RedirectResponse("/admin/outbox", status_code=303)

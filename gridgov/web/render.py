@@ -49,6 +49,7 @@ NAV = [  # (path, label, permission or None)
     ("/admin/catalog", "事项清单", "catalog.read"),
     ("/admin/calendar", "工作日历", "calendar.read"),
     ("/admin/users", "用户管理", "users.read"),
+    ("/admin/outbox", "通知投递", "notify.manage"),
 ]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from datetime import timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from gridgov.accounts.models import User
@@ -19,9 +22,11 @@ from gridgov.notify.service import (
     CLAIM_LEASE_SECONDS,
     MAX_ATTEMPTS,
     WEBHOOK_FAILURES_BEFORE_PAUSE,
+    WEBHOOK_GIVE_UP_AFTER,
     deliver_due,
     http_poster,
     notify,
+    pause_after,
     retry_delay,
 )
 
@@ -269,53 +274,182 @@ def test_a_failed_webhook_backs_off_and_counts_its_attempts(world):
     assert len(gateway.requests) == 3
 
 
-def test_a_webhook_is_dead_after_the_last_attempt(world):
+def test_a_webhook_is_given_up_only_after_its_last_attempt_and_a_day(world):
     with world.sessions() as db:
         notify(db, [world.alice], "case.overdue", "超时")
         db.commit()
     settings = world.with_webhook()
-    gateway = Recorder(*[500] * MAX_ATTEMPTS)
+    gateway = Recorder(*[500] * 100)
     now = utcnow()
     waits = []
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_ATTEMPTS + 1):  # the first drain also makes the inbox item and the webhook copy
         report = deliver_due(world.sessions, settings, now=now, post=gateway.post)
         row = webhook_row(world)
         assert row.attempts == attempt
-        if attempt < MAX_ATTEMPTS:
-            assert (report.retried, report.dead, row.status) == (1, 0, "pending")
-            waits.append((row.next_attempt_at - now).total_seconds())
-            now = row.next_attempt_at
-        else:
-            assert (report.retried, report.dead, row.status) == (0, 1, "dead")
-    assert waits == [30, 60, 120, 240, 480, 960, 1920]
+        assert (report.retried, report.dead, row.status) == (1, 0, "pending")  # not given up: an hour is not a day
+        waits.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600]
+    while now - row.created_at < WEBHOOK_GIVE_UP_AFTER:  # every hour, all day long
+        assert deliver_due(world.sessions, settings, now=now, post=gateway.post).retried == 1
+        now = webhook_row(world).next_attempt_at
+    report = deliver_due(world.sessions, settings, now=now, post=gateway.post)
+    row = webhook_row(world)
+    assert (report.retried, report.dead, row.status) == (0, 1, "dead")
+    assert row.attempts == len(gateway.requests) == MAX_ATTEMPTS + 24 - 1
     later = deliver_due(world.sessions, settings, now=now + timedelta(days=1), post=gateway.post)
-    assert later.total == 0 and len(gateway.requests) == MAX_ATTEMPTS
+    assert later.total == 0 and len(gateway.requests) == row.attempts
 
 
-def test_a_gateway_that_is_down_does_not_hold_up_the_drain(world):
+def test_a_gateway_that_is_down_is_paused_and_then_gets_the_backlog_in_order(world):
     with world.sessions() as db:
         for n in range(3):  # 15 inbox messages, and so 15 webhook copies
             notify(db, [world.alice, world.bob, world.carol], "case.overdue", f"超时 {n}")
             notify(db, [world.alice, world.bob], "case.returned", f"退回 {n}")
         db.commit()
     gateway = Recorder(*[503] * 100)
-    report = deliver_due(world.sessions, world.with_webhook(), post=gateway.post)
+    t0 = utcnow()
+    report = deliver_due(world.sessions, world.with_webhook(), now=t0, post=gateway.post)
     assert report.sent == 15  # every inbox item
     assert report.retried == WEBHOOK_FAILURES_BEFORE_PAUSE == len(gateway.requests)
     hooks = [r for r in outbox_rows(world.sessions) if r.channel == "webhook"]
     assert len(hooks) == 15
-    assert sorted(r.attempts for r in hooks) == [0] * 12 + [1] * 3  # the rest wait for the next run
-    gateway.statuses = [503, 200]  # a success in between resets the count
-    later = deliver_due(world.sessions, world.with_webhook(), post=gateway.post)
-    assert (later.retried, later.sent) == (1, 11)
-    assert len(gateway.requests) == 3 + 12
+    assert sorted(r.attempts for r in hooks) == [0] * 12 + [1] * 3  # the rest wait for the gateway
+    assert [int(json.loads(r.content)["message_id"]) for r in gateway.requests] == [h.id for h in hooks[:3]]
+    # Paused for every drain and every worker: no call at all until the pause is over.
+    other_worker = make_engine(world.url)
+    try:
+        for seconds in (5, 10, 29):
+            for sessions in (world.sessions, make_sessionmaker(other_worker)):
+                assert deliver_due(sessions, world.with_webhook(), now=t0 + timedelta(seconds=seconds),
+                                   post=gateway.post).total == 0
+    finally:
+        other_worker.dispose()
+    assert len(gateway.requests) == 3
+    # Then one call; it fails, and the pause doubles.
+    t1 = t0 + timedelta(seconds=30)
+    assert deliver_due(world.sessions, world.with_webhook(), now=t1, post=gateway.post).retried == 1
+    assert deliver_due(world.sessions, world.with_webhook(), now=t1 + timedelta(seconds=59),
+                       post=gateway.post).total == 0
+    assert len(gateway.requests) == 4
+    # The gateway is back: its first answer lets everything that waited go, oldest first.
+    gateway.statuses = []
+    later = deliver_due(world.sessions, world.with_webhook(), now=t1 + timedelta(seconds=60), post=gateway.post)
+    assert (later.sent, later.retried) == (15, 0)
+    posted = [int(json.loads(r.content)["message_id"]) for r in gateway.requests[4:]]
+    assert posted == [h.id for h in hooks]
+    assert {r.status for r in outbox_rows(world.sessions)} == {"sent"}
 
 
-def test_back_off_is_capped_at_an_hour():
+class Gateway:
+    """A gateway that is down (connection refused) or up, and remembers what it took."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.failed = 0
+        self.taken: list[dict] = []
+
+    def post(self, url, body, timeout):
+        if self.down:
+            self.failed += 1
+            raise httpx.ConnectError("connection refused")
+        self.taken.append(body)
+
+
+def test_a_gateway_down_all_night_loses_nothing_and_then_gets_everything_in_order(world):
+    settings = world.with_webhook()
+    gateway = Gateway()
+    start = utcnow().replace(microsecond=0)
+    night = timedelta(hours=9)  # 22:00 to 07:00
+    now = start
+    while now < start + night:  # the worker drains all night; now and then something happens
+        if (now - start) % timedelta(minutes=30) == timedelta(0):
+            with world.sessions() as db:
+                notify(db, [world.alice, world.bob], "case.light_red", f"{now:%H:%M} 事件已超时")
+                db.commit()
+        report = deliver_due(world.sessions, settings, now=now, post=gateway.post)
+        assert report.dead == 0
+        now += timedelta(minutes=1)
+    hooks = [r for r in outbox_rows(world.sessions) if r.channel == "webhook"]
+    assert len(hooks) == 2 * 18 and not gateway.taken
+    assert {r.status for r in hooks} == {"pending"}  # nothing given up
+    assert gateway.failed <= 9 * 6 + 10  # about one call each pause (10 min), not one per message
+    assert len(inbox_rows(world.sessions)) == 36  # the in-app notices went all night long
+
+    gateway.down = False  # the gateway is repaired in the morning
+    recovered = now
+    while len(gateway.taken) < len(hooks) and now < recovered + timedelta(minutes=10):
+        deliver_due(world.sessions, settings, now=now, post=gateway.post)
+        now += timedelta(minutes=1)
+    taken = [b["message_id"] for b in gateway.taken]
+    assert sorted(taken) == [h.id for h in hooks]  # all of them, once each
+    # The call that found the gateway back is the one message out of turn; the backlog then goes
+    # out in the order it was written (not in whatever order each message's back-off ended).
+    assert taken[1:] == sorted(taken[1:])
+    assert {r.status for r in outbox_rows(world.sessions)} == {"sent"}
+
+
+def test_in_app_notices_go_before_webhooks(world):
+    t0 = utcnow()
+    with world.sessions() as db:  # a webhook copy that has waited a while
+        db.add(OutboxMessage(topic="case.assigned", channel="webhook", user_id=world.alice, title="旧的短信",
+                             payload={}, status="pending", attempts=1, next_attempt_at=t0 - timedelta(minutes=1),
+                             created_at=t0 - timedelta(minutes=5)))
+        notify(db, [world.bob], "case.supervised", "红牌督办：事件 #9")
+        db.commit()
+    seen_by_bob = []
+
+    def slow_gateway(url, body, timeout):
+        with world.sessions() as db:
+            seen_by_bob.append(service.unread_count(db, world.bob))
+
+    deliver_due(world.sessions, world.with_webhook(), post=slow_gateway)
+    assert seen_by_bob[0] == 1  # the 红牌 notice was in Bob's inbox before the gateway was called
+
+
+def test_webhook_calls_are_signed_when_a_secret_is_set(world, monkeypatch):
+    gateway = Recorder()
+    http_poster(gateway.client, secret="s3cret")("http://gateway.test/hook", {"message_id": 7, "title": "红牌"}, 5)
+    (request,) = gateway.requests
+    stamp = request.headers["x-gridgov-timestamp"]
+    assert abs(int(stamp) - utcnow().timestamp()) < 60
+    expected = hmac.new(b"s3cret", stamp.encode() + b"." + request.content, hashlib.sha256).hexdigest()
+    assert request.headers["x-gridgov-signature"] == f"sha256={expected}"
+    assert json.loads(request.content) == {"message_id": 7, "title": "红牌"}
+    assert request.headers["content-type"] == "application/json"
+
+    calls: list[httpx.Request] = []
+
+    def fake_post(url, *, content, timeout, headers):  # the default sender, as deliver_due makes it
+        calls.append(httpx.Request("POST", url, content=content, headers=headers))
+        return httpx.Response(200, request=calls[-1])
+
+    monkeypatch.setattr(service.httpx, "post", fake_post)
+    with world.sessions() as db:
+        notify(db, [world.alice], "case.overdue", "超时")
+        db.commit()
+    settings = world.with_webhook().model_copy(update={"webhook_secret": SecretStr("gateway-key")})
+    assert deliver_due(world.sessions, settings).sent == 2
+    (call,) = calls
+    stamp = call.headers["x-gridgov-timestamp"]
+    expected = hmac.new(b"gateway-key", stamp.encode() + b"." + call.content, hashlib.sha256).hexdigest()
+    assert call.headers["x-gridgov-signature"] == f"sha256={expected}"
+    with world.sessions() as db:
+        notify(db, [world.alice], "case.overdue", "无签名")
+        db.commit()
+    assert deliver_due(world.sessions, world.with_webhook()).sent == 2
+    assert "x-gridgov-signature" not in calls[1].headers  # no secret, no signature
+
+
+def test_back_off_is_capped_at_an_hour_and_the_gateway_pause_at_ten_minutes():
     assert retry_delay(1) == timedelta(seconds=30)
     assert retry_delay(7) == timedelta(seconds=1920)
     assert retry_delay(8) == timedelta(hours=1)
     assert retry_delay(20) == timedelta(hours=1)
+    assert [pause_after(n) for n in range(WEBHOOK_FAILURES_BEFORE_PAUSE)] == [None] * WEBHOOK_FAILURES_BEFORE_PAUSE
+    assert [pause_after(WEBHOOK_FAILURES_BEFORE_PAUSE + k).total_seconds() for k in range(7)] == [
+        30, 60, 120, 240, 480, 600, 600]
+    assert pause_after(10_000) == timedelta(minutes=10)
 
 
 def test_a_webhook_is_dead_when_the_gateway_is_no_longer_configured(world):
@@ -346,7 +480,7 @@ def test_a_worker_dying_mid_post_leaves_the_webhook_pending_for_a_retry(world):
     with pytest.raises(Killed):
         deliver_due(world.sessions, settings, now=t0, post=dies)
     row = webhook_row(world)
-    assert (row.status, row.attempts) == ("pending", 0)
+    assert (row.status, row.attempts) == ("sending", 0)
     # Claimed for the lease: no other worker posts it meanwhile …
     gateway = Recorder(200)
     assert deliver_due(world.sessions, settings, now=t0 + timedelta(seconds=1), post=gateway.post).total == 0

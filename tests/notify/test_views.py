@@ -243,3 +243,51 @@ def test_badge_shows_the_unread_count_and_nothing_when_logged_out(web, notify_ap
     badge = web.get("/inbox/badge", headers=PAGE)
     assert re.search(r'data-testid="inbox-badge-count"[^>]*>2</span>', badge.text)
     assert "<html" not in badge.text  # a fragment, not a page
+
+
+def test_mark_all_read_leaves_unread_what_arrived_after_the_page_was_shown(web, notify_app, person):
+    # A dispatcher opens the inbox, a 红牌 notice comes in, and then "mark all read" is pressed:
+    # the notice was never shown, so it must stay unread.
+    username, uid = person()
+    shown = [give(notify_app, uid, f"通知 {n}", minutes_ago=10 - n) for n in range(3)]
+    page_login(web, username)
+    page = web.get("/inbox", headers=PAGE)
+    up_to = re.search(r'name="up_to" value="(\d+)"', page.text).group(1)
+    red_card = give(notify_app, uid, "红牌督办：事件 #12 已超时", link="/cases/12")
+    r = web.post("/inbox/read-all", data={"csrf_token": CSRF.search(page.text).group(1), "next": "/inbox",
+                                          "up_to": up_to}, headers=PAGE, follow_redirects=False)
+    assert r.status_code == 303
+    assert all(is_read(notify_app, i) for i in shown)
+    assert not is_read(notify_app, red_card)
+    assert 'data-testid="unread-count">1<' in web.get("/inbox", headers=PAGE).text
+
+
+def test_mark_all_read_through_the_api_up_to_what_the_client_listed(web, notify_app, person):
+    username, uid = person()
+    listed = [give(notify_app, uid, f"通知 {n}", minutes_ago=5 - n) for n in range(2)]
+    headers = bearer(web, username)
+    newest = web.get("/api/v1/inbox", headers=headers).json()["items"][0]["id"]
+    assert newest == listed[-1]
+    later = give(notify_app, uid, "红牌督办：事件 #13")
+    r = web.post("/api/v1/inbox/read-all", params={"up_to": newest}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"updated": 2, "unread": 1}
+    assert not is_read(notify_app, later)
+    assert web.post("/api/v1/inbox/read-all", headers=headers).json() == {"updated": 1, "unread": 0}  # all
+    assert web.post("/api/v1/inbox/read-all", params={"up_to": -1}, headers=headers).status_code == 422
+
+
+def test_reading_the_last_item_of_the_last_page_does_not_show_an_empty_inbox(web, notify_app, person):
+    username, uid = person()
+    items = [give(notify_app, uid, f"通知 {n}", minutes_ago=100 - n) for n in range(31)]  # a page and one
+    page_login(web, username)
+    second = web.get("/inbox?unread=1&page=2", headers=PAGE)
+    assert re.findall(r'data-testid="inbox-item" data-id="(\d+)"', second.text) == [str(items[0])]
+    r = web.post(f"/inbox/{items[0]}/read", data={"csrf_token": CSRF.search(second.text).group(1),
+                                                 "next": "/inbox?unread=1&page=2"},
+                 headers=PAGE, follow_redirects=False)
+    assert r.headers["location"] == "/inbox?unread=1&page=2"
+    back = web.get(r.headers["location"], headers=PAGE)
+    assert "没有未读通知" not in back.text  # 30 are still unread: the last page there is is shown
+    assert len(re.findall(r'data-testid="inbox-item"', back.text)) == 30
+    assert 'data-testid="unread-count">30<' in back.text
