@@ -44,9 +44,11 @@ class Case(Base):
     # The running clock of the current step.
     step: Mapped[str | None] = mapped_column(String(12))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # No index of their own: the sweep reads both through its partial indexes below, and nothing else
+    # searches by them (two more indexes would be written by every create and every action).
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When 80% of the limit is used: the sweep turns lights with two indexed comparisons.
-    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     carried_amount: Mapped[float] = mapped_column(Float, default=0.0)  # used before a pause
     time_unit: Mapped[str | None] = mapped_column(String(16))
     limit_amount: Mapped[float | None] = mapped_column(Float)
