@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridgov.accounts.models import User
 from gridgov.core.config import Settings
 from gridgov.core.db import add_unique, utcnow, write_new_all
 from gridgov.core.errors import NotFound
@@ -149,9 +150,14 @@ def http_poster(client: httpx.Client | None = None, secret: str | None = None) -
     return post
 
 
-def webhook_body(msg: OutboxMessage) -> dict:
-    return {"message_id": msg.id, "user_id": msg.user_id, "topic": msg.topic, "title": msg.title,
-            "body": msg.body, "link": msg.link, "payload": msg.payload or {},
+def webhook_body(db: Session, msg: OutboxMessage) -> dict:
+    """What the gateway is sent. `recipient` names the account (its username is what a WeChat Work
+    or SMS gateway keeps its own directory by; accounts hold no phone numbers)."""
+    person = db.execute(select(User.username, User.display_name).where(User.id == msg.user_id)).first() \
+        if msg.user_id is not None else None
+    return {"message_id": msg.id, "user_id": msg.user_id,
+            "recipient": {"username": person.username, "name": person.display_name} if person else None,
+            "topic": msg.topic, "title": msg.title, "body": msg.body, "link": msg.link, "payload": msg.payload or {},
             "created_at": msg.created_at.isoformat() if msg.created_at else None}
 
 
@@ -272,7 +278,7 @@ def _deliver_to_webhook(db: Session, msg: OutboxMessage, settings: Settings, now
     if not url:
         _record_failure(db, msg_id, now, "webhook_url is not configured", report, dead=True)
         return
-    body = webhook_body(msg)
+    body = webhook_body(db, msg)
     # Claim: mark it being sent and push it out of everyone's sight for the lease, commit, then
     # call out without holding a lock or a transaction open.
     claimed = db.execute(_still_ours(msg_id, now).values(

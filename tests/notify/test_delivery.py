@@ -235,6 +235,7 @@ def test_webhook_posts_the_message_as_json(world):
     assert {k: body[k] for k in ("topic", "title", "body", "link", "payload", "user_id", "message_id")} == {
         "topic": "case.overdue", "title": "事件 #7 已超时", "body": "请尽快处置", "link": "/cases/7",
         "payload": {"case_id": 7}, "user_id": world.bob, "message_id": hook.id}
+    assert body["recipient"] == {"username": "bob", "name": "bob"}
     assert hook.status == "sent" and hook.attempts == 0 and hook.last_error == ""
     assert len(inbox_rows(world.sessions)) == 1  # the webhook copy makes no inbox item
 
