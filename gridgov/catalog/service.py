@@ -36,6 +36,10 @@ ITEM_FIELDS = ("code", "name", "category_code", "department_code", "handling_lev
 # An item's department comes along; the department's region only when asked for.
 ITEM_LOAD = (joinedload(CatalogItem.department).lazyload(Department.region),)
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
+# Control characters: an .xlsx cannot hold them (the export would fail) and no one types them;
+# they come with text pasted from Word (\x0b is its manual line break) or a form (\r\n).
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _TRUE = {"1", "true", "yes", "y", "是", "对", "√", "on"}
 _FALSE = {"0", "false", "no", "n", "否", "", "off"}
 
@@ -103,11 +107,20 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def clean_text(value: Any, *, multiline: bool = False) -> str:
+    """Text as stored: line breaks are "\n" (a form sends "\r\n", Word pastes "\x0b"), or spaces
+    in a one-line field; other control characters are dropped; surrounding blanks stripped."""
+    text = _CONTROL.sub("", _LINE_BREAKS.sub("\n", _text(value)))
+    if not multiline:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text.strip()
+
+
 def normalise_keywords(value: Any) -> str:
-    words = value if isinstance(value, list | tuple) else _KEYWORD_SPLIT.split(_text(value))
+    words = value if isinstance(value, list | tuple) else _KEYWORD_SPLIT.split(clean_text(value))
     seen: dict[str, None] = {}
     for w in words:
-        w = _text(w)
+        w = clean_text(w)
         if w:
             seen.setdefault(w, None)
     return " ".join(seen)
@@ -255,7 +268,7 @@ def check_item(values: Mapping[str, Any], known: Known, *, current: CatalogItem 
         else:
             out.values["code"] = code
     if "name" in given and "name" not in p:
-        name = _text(given["name"])
+        name = clean_text(given["name"])
         if not name:
             p["name"] = FieldProblem("必填")
         elif len(name) > 100:
@@ -291,7 +304,7 @@ def check_item(values: Mapping[str, Any], known: Known, *, current: CatalogItem 
             out.values["handling_level"] = level
     for key in ("registration_standard", "closure_standard"):
         if key in given:
-            text = _text(given[key])
+            text = clean_text(given[key], multiline=True)
             if len(text) > MAX_STANDARD:
                 p[key] = FieldProblem("长度不能超过 {limit}", limit=MAX_STANDARD)
             else:
@@ -410,7 +423,7 @@ def check_category(db: Session, *, code: Any, name: Any, kind: Any = None,
             else:
                 values["code"] = code
     if name is not None or creating:
-        text = _text(name)
+        text = clean_text(name)
         if not text:
             problems["name"] = FieldProblem("必填")
         elif len(text) > 60:

@@ -436,6 +436,11 @@ EN: dict[str, str] = {
     "名称不能超过 {limit} 个字": "the name must have at most {limit} characters",
     "{day} 不能既放假又调休上班": "{day} cannot be both a day off and a make-up workday",
     "日期范围不正确：{first}..{last}": "invalid date range: {first}..{last}",
+    "日期范围不正确：{first}..{last}（结束日期不能早于开始日期，范围不能超过 {limit} 天）":
+        "invalid date range: {first}..{last} (the end may not precede the start, nor the range exceed {limit} days)",
+    "{first}..{last} 都是周六、周日，本来就休息，没有要登记的放假日":
+        "{first}..{last} are all Saturdays and Sundays, days off anyway: there is no holiday to enter",
+    "{day} 不是 {year} 年登记的放假日或调休上班日": "{day} is not a holiday or make-up workday entered for {year}",
     "超出工作日历支持的范围（{lo}–{hi} 年）": "outside the range the working calendar supports ({lo}–{hi})",
     # --- end of working calendar ---
     # --- open311 (GeoReport v2 errors and notices) ---
@@ -600,6 +605,17 @@ EN: dict[str, str] = {
     "只导入正确的行": "Import the good rows only",
     "城市管理": "Urban management",
     "社会治理": "Social governance",
+    "文件设有打开密码，无法读取：请在 Excel 或 WPS 中取消密码并保存后再导入":
+        "the file has an open password and cannot be read: remove the password in Excel or WPS, save, and import again",
+    "这是旧版 Excel（.xls）或 WPS 表格（.et）文件：请在 Excel 或 WPS 中另存为 .xlsx 后再导入":
+        "this is an old Excel (.xls) or WPS (.et) file: save it as .xlsx in Excel or WPS and import that",
+    "文件内容过多（解压后超过 {limit} MB）：请只保留事项清单一个工作表后再导入":
+        "the file holds too much (over {limit} MB unpacked): keep only the catalog sheet and import again",
+    "Excel 把此格识别成了日期或时间（{value}）：请把该列设为“文本”格式后重新填写":
+        "Excel read this cell as a date or time ({value}): format the column as Text and type it again",
+    "有多个部门名为“{name}”，请填写责任部门代码": "several departments are named “{name}”: fill in the department code",
+    "部门“{name}”不存在": "department “{name}” does not exist",
+    "与责任部门代码 {code} 不符：该代码是“{actual}”": "does not match department code {code}, which is “{actual}”",
     # --- end catalog ---
 }
 

@@ -19,11 +19,14 @@ def _sessions():
     return _migrated_sessions()
 
 
+OPTIONS = {"holidays": "--holiday", "workdays": "--workday", "note": "--note", "year": "年份 YEAR"}
+
+
 def _fail(exc) -> None:
     body = exc.body("zh")["error"]
     err.print(f"[red]{body['message']}[/red]")
     for field, message in body["fields"].items():
-        err.print(f"  {field}: {message}")
+        err.print(f"  {OPTIONS.get(field, field)}: {message}")
     raise typer.Exit(1)
 
 

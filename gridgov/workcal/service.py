@@ -133,14 +133,23 @@ def seed_from_chinesecalendar(db: Session) -> int:
 
 # --- admin entry ---
 
-def expand(kind: str, first: date, last: date | None = None) -> list[date]:
+def expand(kind: str, first: date, last: date | None = None, field_name: str = "") -> list[date]:
     """The days of a range: for holidays only its weekdays (a published 'Feb 11–17 off' includes
-    the weekend, which is off anyway); for workdays every day (each must then be a weekend day)."""
+    the weekend, which is off anyway); for workdays every day (each must then be a weekend day).
+    A range backwards, longer than a year, or of holidays with no weekday in it is refused."""
+    key = field_name or kind + "s"
     last = last or first
     if last < first or (last - first).days >= RANGE_LIMIT:
-        raise ValueError("range")
+        raise ValidationFailed({key: FieldProblem("日期范围不正确：{first}..{last}（结束日期不能早于开始日期，"
+                                                  "范围不能超过 {limit} 天）", first=first.isoformat(),
+                                                  last=last.isoformat(), limit=RANGE_LIMIT)})
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [d for d in days if d.weekday() < 5] if kind == "holiday" and last != first else days
+    if kind == "holiday" and last != first:
+        days = [d for d in days if d.weekday() < 5]
+        if not days:  # said, not saved as an empty entry (which would confirm a plain Monday–Friday year)
+            raise ValidationFailed({key: FieldProblem("{first}..{last} 都是周六、周日，本来就休息，没有要登记的放假日",
+                                                      first=first.isoformat(), last=last.isoformat())})
+    return days
 
 
 def parse_days(kind: str, specs: Iterable[str], default_name: str = "") -> list[tuple[date, str]]:
@@ -154,11 +163,11 @@ def parse_days(kind: str, specs: Iterable[str], default_name: str = "") -> list[
                 raise ValueError(spec)
             first = date.fromisoformat(m.group(1))
             last = date.fromisoformat(m.group(2)) if m.group(2) else None
-            days = expand(kind, first, last)
         except ValueError:
             raise ValidationFailed({field_name: FieldProblem("日期格式不正确：{value}（应为 YYYY-MM-DD 或 "
                                                              "YYYY-MM-DD..YYYY-MM-DD，可加 :名称）",
                                                              value=spec)}) from None
+        days = expand(kind, first, last)
         name = (m.group(3) or default_name).strip()
         out.extend((d, name) for d in days)
     return out
@@ -228,6 +237,51 @@ def clear_year(db: Session, year: int) -> bool:
     if days or years:
         bump_calendar(db)
     return bool(days or years)
+
+
+def _entered(db: Session, year: int) -> dict[date, tuple[str, str]]:
+    """A year's days as they are now, read after taking the calendar's lock: the version row, which
+    every change moves, so two admins editing the same year one day each do not lose one."""
+    _check_year(year)
+    bump_calendar(db)  # an UPDATE of one row: held until this transaction ends
+    return {d.day: (d.kind, d.name) for d in db.scalars(
+        select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))}
+
+
+def _save(db: Session, year: int, days: dict[date, tuple[str, str]], actor: str, note: str | None) -> YearStatus:
+    row = db.get(CalendarYear, year)
+    kept = row.note if row is not None else ""
+    return set_year(db, year, [(d, n) for d, (k, n) in sorted(days.items()) if k == "holiday"],
+                    [(d, n) for d, (k, n) in sorted(days.items()) if k == "workday"], actor=actor,
+                    note=kept if note is None else note)
+
+
+def add_days(db: Session, year: int, kind: str, first: date, last: date | None, name: str, actor: str,
+             note: str | None = None) -> YearStatus:
+    """Adds a day or a range (a holiday range keeps its weekdays) to a year, replacing what those
+    days were; the rest of the year stays. `note` None keeps the year's note."""
+    if kind not in KIND_LABELS:
+        raise ValidationFailed({"kind": FieldProblem("必须是以下之一：{expected}", expected="holiday, workday")})
+    new = expand(kind, first, last, field_name="date")
+    days = _entered(db, year)
+    days.update({d: (kind, name) for d in new})
+    return _save(db, year, days, actor, note)
+
+
+def remove_day(db: Session, year: int, day: date, actor: str, note: str | None = None) -> YearStatus:
+    """Takes one day off a year's list; a day the year does not list is refused (a page shown
+    before another admin removed it, or another year's day), never saved as a change."""
+    days = _entered(db, year)
+    if day not in days:
+        raise ValidationFailed({"day": FieldProblem("{day} 不是 {year} 年登记的放假日或调休上班日",
+                                                    day=day.isoformat(), year=year)})
+    del days[day]
+    return _save(db, year, days, actor, note)
+
+
+def confirm_year(db: Session, year: int, actor: str, note: str | None = None) -> YearStatus:
+    """Records a year as entered, as it is (a year without data: plain Monday–Friday, confirmed)."""
+    return _save(db, year, _entered(db, year), actor, note)
 
 
 # --- status ---

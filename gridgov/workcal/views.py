@@ -70,12 +70,7 @@ def _check_year(year: int) -> None:
 def _entries(kind: str, items: list[DayIn]) -> list[tuple[date, str]]:
     out = []
     for item in items:
-        try:
-            days = service.expand(kind, item.date, item.until)
-        except ValueError:
-            raise ValidationFailed({kind + "s": FieldProblem("日期范围不正确：{first}..{last}", first=item.date,
-                                                             last=item.until)}) from None
-        out.extend((d, item.name) for d in days)
+        out.extend((d, item.name) for d in service.expand(kind, item.date, item.until))
     return out
 
 
@@ -158,22 +153,18 @@ async def calendar_change(request: Request, db: DB, who: Who, year: int):
     try:
         if action == "clear":
             service.clear_year(db, year)
+        elif action == "add":
+            kind = str(form.get("kind") or "")
+            until = _form_date(form, "until") if str(form.get("until") or "").strip() else None
+            service.add_days(db, year, kind, _form_date(form, "date"), until, str(form.get("name") or "").strip(),
+                             actor=who.username, note=_note(form))
+        elif action == "remove":
+            service.remove_day(db, year, _form_date(form, "day"), actor=who.username, note=_note(form))
+        elif action == "confirm":  # record the year as entered (plain Monday–Friday if empty)
+            service.confirm_year(db, year, actor=who.username, note=_note(form))
         else:
-            status = service.year_status(db, year)
-            holidays = [(d.day, d.name) for d in status.holidays]
-            workdays = [(d.day, d.name) for d in status.workdays]
-            if action == "add":
-                holidays, workdays = _added(form, holidays, workdays)
-            elif action == "remove":
-                gone = _form_date(form, "day")
-                holidays = [h for h in holidays if h[0] != gone]
-                workdays = [w for w in workdays if w[0] != gone]
-            elif action != "confirm":  # confirm: record the year as entered (plain Monday–Friday if empty)
-                raise ValidationFailed({"action": FieldProblem("必须是以下之一：{expected}",
-                                                               expected="add, remove, clear, confirm")})
-            # The page's forms carry no note: keep the one entered with the year (its notice number).
-            note = str(form.get("note") or "") if "note" in form else status.note
-            service.set_year(db, year, holidays, workdays, actor=who.username, note=note)
+            raise ValidationFailed({"action": FieldProblem("必须是以下之一：{expected}",
+                                                           expected="add, remove, clear, confirm")})
     except ValidationFailed as exc:
         db.rollback()
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()} or {"_": exc.message}
@@ -183,28 +174,14 @@ async def calendar_change(request: Request, db: DB, who: Who, year: int):
     return RedirectResponse(f"/admin/calendar?year={year}&saved=1", status_code=303)
 
 
+def _note(form) -> str | None:
+    """The page's forms carry no note: None keeps the one entered with the year (its notice number)."""
+    return str(form.get("note") or "") if "note" in form else None
+
+
 def _form_date(form, key: str) -> date:
     text = str(form.get(key) or "").strip()
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationFailed({key: FieldProblem("日期格式不正确：{value}", value=text or "—")}) from None
-
-
-def _added(form, holidays, workdays):
-    kind = str(form.get("kind") or "")
-    if kind not in ("holiday", "workday"):
-        raise ValidationFailed({"kind": FieldProblem("必须是以下之一：{expected}", expected="holiday, workday")})
-    first = _form_date(form, "date")
-    last = _form_date(form, "until") if str(form.get("until") or "").strip() else None
-    try:
-        days = service.expand(kind, first, last)
-    except ValueError:
-        raise ValidationFailed({"until": FieldProblem("日期范围不正确：{first}..{last}", first=first,
-                                                      last=last)}) from None
-    name = str(form.get("name") or "").strip()
-    new = {d for d in days}
-    holidays = [h for h in holidays if h[0] not in new]
-    workdays = [w for w in workdays if w[0] not in new]
-    (holidays if kind == "holiday" else workdays).extend((d, name) for d in days)
-    return holidays, workdays

@@ -4,6 +4,7 @@ Nothing here commits: each test's session is rolled back."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -228,3 +229,172 @@ def test_blank_yes_no_cells_keep_an_items_flags_and_give_a_new_one_the_defaults(
     assert (item.active, item.self_handle) == (False, True)
     new = db.scalar(select(CatalogItem).where(CatalogItem.code == "019901"))
     assert (new.active, new.self_handle) == (True, False)
+
+
+# --- what Excel, WPS and the admins do to the file on its way back ---
+
+def test_text_that_looks_like_a_formula_stays_text_and_survives_the_round_trip(db):
+    # openpyxl writes a string that starts with "=" as a formula: Excel would run it, and the
+    # import read it back empty, erasing the standard.
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "010101"))
+    item.registration_standard, item.closure_standard = "=发现即立案", "=HYPERLINK(\"http://x\")"
+    db.flush()
+    before = snapshot(db)
+    data = excel.export_workbook(db)
+    ws = load_workbook(io.BytesIO(data))[excel.SHEET]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "010101")
+    standard = row[excel.HEADERS.index("立案标准")]
+    assert (standard.value, standard.data_type) == ("=发现即立案", "s")
+    report = excel.import_workbook(db, data)
+    assert errors_of(report) == [] and (report.updated, report.unchanged) == (0, len(before) - 1)
+    db.expire_all()
+    assert snapshot(db) == before
+
+
+def test_line_breaks_typed_on_the_page_survive_the_round_trip(db):
+    # A browser sends a textarea's line breaks as \r\n; an .xlsx gives them back as \n.
+    from gridgov.catalog import service
+    from tests.catalog.conftest import ADMIN
+
+    service.update_item(db, ADMIN, "010101", {"registration_standard": "发现即立案\r\n夜间除外\r",
+                                              "closure_standard": "清理完毕\x0b拍照上传"})  # \x0b: Word's line break
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "010101"))
+    assert (item.registration_standard, item.closure_standard) == ("发现即立案\n夜间除外", "清理完毕\n拍照上传")
+    before = snapshot(db)
+    report = excel.import_workbook(db, excel.export_workbook(db))
+    assert errors_of(report) == [] and report.updated == 0
+    db.expire_all()
+    assert snapshot(db) == before
+
+
+def test_control_characters_never_break_the_export(db):
+    from gridgov.catalog import service
+    from tests.catalog.conftest import ADMIN
+
+    service.update_item(db, ADMIN, "010101", {"name": "暴露\x01垃圾\n", "keywords": "垃圾\x07 堆放"})
+    item = db.scalar(select(CatalogItem).where(CatalogItem.code == "010101"))
+    assert (item.name, item.keywords) == ("暴露垃圾", "垃圾 堆放")
+    item.registration_standard = "旧数据\x02"  # written before these were cleaned
+    db.flush()
+    ws = load_workbook(io.BytesIO(excel.export_workbook(db)))[excel.SHEET]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == "010101")
+    assert row[excel.HEADERS.index("立案标准")] == "旧数据"
+
+
+def sheets(*books: tuple[str, list[list]], merge: str | None = None) -> bytes:
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in books:
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    if merge:
+        wb.worksheets[-1].merge_cells(merge)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_headers_below_a_title_in_english_in_any_order_on_a_renamed_sheet(db):
+    # WPS users add a merged title row, rename the sheet and move the notes before it; an English
+    # reader writes the headers in English. Rows are still reported by their number in the sheet.
+    from gridgov.core.i18n import EN
+
+    order = ["处置层级", "事项名称", "小类编码", "事项编码", "责任部门代码", "大类编码", "处置时限单位", "处置时限"]
+    good = new_row(事项编码="010199", 小类编码="0101")
+    bad = new_row(事项编码="010198", 小类编码="0101", 责任部门代码="XYZ")
+    english = [f" {EN[h].upper()} " if i % 2 else EN[h] for i, h in enumerate(order)]
+    data = sheets(("说明", [["请按下表填写"]]),
+                  ("Sheet1", [["芦淞区事项清单（2026 年版）"], [], english, [good[h] for h in order], [],
+                              [bad[h] for h in order]]), merge="A1:H1")
+    report = excel.import_workbook(db, data)
+    assert errors_of(report) == [(6, "责任部门代码", "部门代码 XYZ 不存在")]
+    assert not report.written
+    wrong = sheets(("Sheet1", [["芦淞区事项清单"], ["编码", "名称"]]))  # no header row to be found
+    assert (1, "事项编码", "缺少此列") in errors_of(excel.import_workbook(db, wrong))
+    report = excel.import_workbook(db, data, "good_rows")
+    assert report.created == 1
+    assert db.scalar(select(CatalogItem).where(CatalogItem.code == "010199")).time_limits == {
+        "handle": {"amount": 2, "unit": "work_days"}}
+    ws = load_workbook(io.BytesIO(report.error_workbook("en")))[excel.SHEET]
+    assert [c.value for c in ws[1]] == [h.strip() for h in english] + ["原行号", "错误原因"]
+    assert [c.value for c in ws[2]][-2:] == [6, "Department code：department code XYZ does not exist"]
+    assert ws.cell(2, 5).fill.fgColor.rgb.endswith("F8D7DA")  # 责任部门代码 is the 5th column here
+
+
+def test_cells_excel_turned_into_dates_are_refused_not_imported_as_text(db):
+    # Typed 3-15 (消费者权益日) in 关键词 or 1/2 in a limit, Excel stores a date; read as text it
+    # would become "2026-03-15 00:00:00" in the catalog.
+    from datetime import datetime
+
+    row = new_row(关键词=datetime(2026, 3, 15), 处置时限=datetime(2026, 1, 2, 8, 30))
+    report = excel.import_workbook(db, workbook([row]))
+    hint = "：请把该列设为“文本”格式后重新填写"
+    assert errors_of(report) == [(2, "处置时限", "Excel 把此格识别成了日期或时间（2026-01-02T08:30:00）" + hint),
+                                 (2, "关键词", "Excel 把此格识别成了日期或时间（2026-03-15）" + hint)]
+    assert not report.written
+
+
+def test_the_department_name_must_be_the_codes_and_finds_the_code_when_it_is_blank(db):
+    before = snapshot(db)
+    rows = [new_row(责任部门名称="芦淞区城市管理和综合执法局"),  # CGJ's own name: fine
+            new_row(事项编码="019902", 责任部门名称="芦淞区住房和城乡建设局"),  # changed in Excel, code kept
+            new_row(事项编码="019903", 责任部门代码=None, 责任部门名称="芦淞区公安分局"),  # no such department
+            new_row(事项编码="019904", 责任部门代码=None, 责任部门名称=" 芦淞区城市管理和综合执法局 ")]
+    report = excel.import_workbook(db, workbook(rows))
+    assert errors_of(report) == [
+        (3, "责任部门名称", "与责任部门代码 CGJ 不符：该代码是“芦淞区城市管理和综合执法局”"),
+        (4, "责任部门代码", "必填"), (4, "责任部门名称", "部门“芦淞区公安分局”不存在")]
+    db.expire_all()
+    assert snapshot(db) == before
+    report = excel.import_workbook(db, workbook([rows[0], rows[3]]))
+    assert errors_of(report) == [] and report.created == 2
+    assert db.scalar(select(CatalogItem).where(CatalogItem.code == "019904")).department.code == "CGJ"
+
+
+def test_a_bad_row_renames_no_category_in_good_rows_mode(db):
+    rows = [new_row(事项编码="010199", 小类编码="0101", 小类名称="被改的名字", 责任部门代码="XYZ"),  # bad
+            new_row(事项编码="010198", 小类编码="0101", 小类名称=None)]  # good, names nothing
+    report = excel.import_workbook(db, workbook(rows), "good_rows")
+    assert [e.row for e in report.errors] == [2] and report.created == 1
+    assert db.scalar(select(Category.name).where(Category.code == "0101")) == "环境卫生"
+    assert report.categories_updated == 0
+
+
+def cfb(*streams: str) -> bytes:
+    """The start of an OLE2 compound file naming its streams, as Excel writes an .xls or, holding
+    the encrypted workbook, an .xlsx with an open password."""
+    names = b"".join(s.encode("utf-16-le").ljust(64, b"\0") for s in streams)
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + names
+
+
+def test_a_password_an_old_xls_a_damaged_file_and_a_too_big_one_are_told_apart(db, monkeypatch):
+    def refused(data: bytes) -> str:
+        with pytest.raises(ValidationFailed) as exc:
+            excel.import_workbook(db, data)
+        return exc.value.fields["file"].render("zh")
+
+    assert refused(cfb("EncryptionInfo", "EncryptedPackage")).startswith("文件设有打开密码")
+    assert refused(cfb("Workbook", "SummaryInformation")).startswith("这是旧版 Excel（.xls）")
+    good = workbook([new_row()])
+    with zipfile.ZipFile(io.BytesIO(good)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    assert refused(zipped({**parts, "xl/workbook.xml": b"<workbook"})) == "不是有效的 Excel（.xlsx）文件"
+    sheet = next(n for n in parts if n.startswith("xl/worksheets/"))
+    broken = parts[sheet].replace(b"</sheetData>", b"<row r=\"3\"><c r=\"A3\" t=\"s\"><v>999</v></c></row></sheetData>")
+    assert refused(zipped({**parts, sheet: broken})) == "不是有效的 Excel（.xlsx）文件"  # a string that is not there
+    # 10 MB that inflate to more than 5,000 rows could: refused before it is read.
+    bomb = zipped({**parts, "xl/media/padding.bin": bytes(100 * 1024 * 1024)})
+    assert len(bomb) < excel.MAX_BYTES
+    assert refused(bomb) == "文件内容过多（解压后超过 100 MB）：请只保留事项清单一个工作表后再导入"
+    monkeypatch.setattr(excel, "MAX_ROWS", 2)
+    assert refused(workbook([new_row(), new_row(事项编码="019902"), new_row(事项编码="019903")])) == \
+        "一次最多导入 2 行"
+
+
+def zipped(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    return out.getvalue()

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from gridgov.catalog import excel
 from gridgov.catalog.models import CatalogItem, Category
 from tests.catalog.conftest import PAGE, csrf_of, page_login
-from tests.catalog.test_excel import BAD_ROWS, new_row, workbook
+from tests.catalog.test_excel import BAD_ROWS, cfb, new_row, workbook, zipped
 
 WORKER = "wg43020300100101"
 NEW_ITEM = {"code": "010199", "name": "接口测试事项", "category_code": "0101", "department_code": "CGJ",
@@ -300,6 +300,50 @@ def test_grid_worker_sees_the_form_read_only(cat_client):
     r = cat_client.post("/admin/catalog/items/010101", data={"csrf_token": token, "name": "改"}, headers=PAGE)
     assert r.status_code == 403
     assert cat_client.get("/admin/catalog/items/999999", headers=PAGE).status_code == 404
+
+
+def test_what_the_page_saves_goes_out_to_excel_and_back_unchanged(cat_client, bearer, restore_item):
+    # A form sends its line breaks as \r\n; Word pastes \x0b (which an .xlsx cannot hold: the
+    # export failed); a standard that starts with "=" was exported as a formula and read back empty.
+    restore_item("040103")
+    page_login(cat_client, "admin")
+    page = cat_client.get("/admin/catalog/items/040103", headers=PAGE)
+    form = {"csrf_token": csrf_of(page.text), "name": "路灯不亮", "category_code": "0401", "department_code": "GDS",
+            "handling_level": "street", "registration_standard": "=夜间路灯不亮\r\n白天不立案",
+            "closure_standard": "路灯恢复\x0b拍照上传", "keywords": "路灯 不亮", "limit_handle_amount": "2",
+            "limit_handle_unit": "work_days", "active": "1"}
+    r = cat_client.post("/admin/catalog/items/040103", data=form, headers=PAGE, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    item = cat_client.get("/api/v1/catalog/items/040103", headers=bearer("admin")).json()
+    assert item["registration_standard"] == "=夜间路灯不亮\n白天不立案"
+    assert item["closure_standard"] == "路灯恢复\n拍照上传"
+    r = cat_client.get("/api/v1/catalog/export.xlsx", headers=bearer("admin"))
+    assert r.status_code == 200
+    files = {"file": ("catalog.xlsx", r.content, excel.XLSX_TYPE)}
+    report = cat_client.post("/api/v1/catalog/import", files=files, headers=bearer("admin")).json()
+    assert (report["ok"], report["updated"], report["unchanged"]) == (True, 0, 150)
+    assert cat_client.get("/api/v1/catalog/items/040103", headers=bearer("admin")).json() == item
+
+
+def test_files_that_cannot_be_read_are_refused_with_the_reason(cat_client, bearer):
+    def upload(data: bytes, lang: str = "zh"):
+        files = {"file": ("catalog.xlsx", data, excel.XLSX_TYPE)}
+        return cat_client.post(f"/api/v1/catalog/import?lang={lang}", files=files, headers=bearer("admin"))
+
+    r = upload(cfb("EncryptionInfo", "EncryptedPackage"))
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"]["file"] == (
+        "文件设有打开密码，无法读取：请在 Excel 或 WPS 中取消密码并保存后再导入")
+    r = upload(cfb("Workbook"), "en")
+    assert r.json()["error"]["fields"]["file"].startswith("this is an old Excel (.xls)")
+    damaged = zipped({"[Content_Types].xml": b"<Types", "xl/workbook.xml": b"<workbook"})  # was a 500
+    r = upload(damaged, "en")
+    assert r.status_code == 422 and r.json()["error"]["fields"]["file"] == "not a valid Excel (.xlsx) file"
+    page_login(cat_client, "admin")
+    token = csrf_of(cat_client.get("/admin/catalog", headers=PAGE).text)
+    r = cat_client.post("/admin/catalog/import", data={"csrf_token": token, "mode": "all_or_nothing"},
+                        files={"file": ("x.xlsx", cfb("EncryptedPackage"), excel.XLSX_TYPE)}, headers=PAGE)
+    assert r.status_code == 422 and "文件设有打开密码" in r.text
 
 
 def test_the_catalog_is_intact_after_these_tests(catalog_sessions):

@@ -275,3 +275,64 @@ def test_a_deadline_question_out_of_range_names_the_field_at_fault(api, auth, pa
     assert r.status_code == 422, r.text
     assert list(r.json()["error"]["fields"]) == [field]
     assert "1970–2199" in r.json()["error"]["fields"][field]
+
+
+def version(api) -> tuple[int, str]:
+    with api.app.state.sessions() as db:
+        return service.calendar_version(db)
+
+
+def test_removing_a_day_the_year_does_not_list_is_refused_and_changes_nothing(api):
+    # A stale page (another admin removed the day) or another year's day: it used to be "saved",
+    # recording a year without data as a confirmed plain Monday–Friday and hiding the warning.
+    login(api, "admin")
+    token = csrf(api.get("/admin/calendar?year=2095", headers=PAGE_HEADERS).text)
+    before = version(api)
+    for year, day in ((2095, "2095-05-01"), (2095, "2094-10-01")):
+        r = api.post(f"/admin/calendar/{year}", data={"csrf_token": token, "action": "remove", "day": day},
+                     headers=PAGE_HEADERS, follow_redirects=False)
+        assert r.status_code == 422
+        assert f"{day} 不是 2095 年登记的放假日或调休上班日" in r.text and 'data-testid="fallback-banner"' in r.text
+    with api.app.state.sessions() as db:
+        assert service.year_status(db, 2095).fallback
+    assert version(api) == before  # running deadlines are not recounted for nothing
+
+
+def test_a_holiday_range_of_weekend_days_only_is_refused_not_saved_as_an_empty_year(api, auth):
+    login(api, "admin")
+    token = csrf(api.get("/admin/calendar?year=2095", headers=PAGE_HEADERS).text)
+    r = api.post("/admin/calendar/2095", data={"csrf_token": token, "action": "add", "kind": "holiday",
+                                                "date": "2095-02-05", "until": "2095-02-06", "name": "春节"},
+                 headers=PAGE_HEADERS, follow_redirects=False)
+    assert r.status_code == 422 and "2095-02-05..2095-02-06 都是周六、周日" in r.text
+    r = api.put("/api/v1/calendar/2095", json={"holidays": [{"date": "2095-02-12", "until": "2095-02-13"}]},
+                headers={**auth("admin"), "Accept-Language": "en"})
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"]["holidays"] == (
+        "2095-02-12..2095-02-13 are all Saturdays and Sundays, days off anyway: there is no holiday to enter")
+    with api.app.state.sessions() as db:
+        assert service.year_status(db, 2095).fallback
+
+
+def test_every_page_edit_moves_the_calendar_version_the_recount_follows(api):
+    from gridgov.cases.recount import calendar_mark
+
+    settings = api.app.state.settings
+
+    def mark() -> str:
+        with api.app.state.sessions() as db:
+            return calendar_mark(db, settings)
+
+    login(api, "admin")
+    token = csrf(api.get("/admin/calendar?year=2094", headers=PAGE_HEADERS).text)
+    for form in ({"action": "add", "kind": "holiday", "date": "2094-03-03", "until": "2094-03-09", "name": "测试"},
+                 {"action": "add", "kind": "workday", "date": "2094-03-07"},
+                 {"action": "remove", "day": "2094-03-04"}, {"action": "clear"}, {"action": "confirm"}):
+        before = mark()
+        r = api.post("/admin/calendar/2094", data={"csrf_token": token, **form}, headers=PAGE_HEADERS,
+                     follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert mark() != before, form
+    with api.app.state.sessions() as db:
+        status = service.year_status(db, 2094)
+    assert (status.source, status.days) == ("admin", [])

@@ -66,3 +66,13 @@ def test_bad_input_says_why(run):
     assert "未知的时限单位" in run("deadline", "2026-09-30T17:00", "1", "weeks", code=1)
     assert "开始时间格式不正确" in run("deadline", "tomorrow", "1", "work_days", code=1)
     assert "年份必须在" in run("show", "1900", code=1)
+
+
+def test_a_weekend_only_holiday_range_is_refused_and_errors_name_the_option(run):
+    migrated(run.url)
+    out = run("set", "2027", "--holiday", "2027-02-06..2027-02-07:春节", code=1)
+    assert "--holiday: 2027-02-06..2027-02-07 都是周六、周日" in out
+    assert "没有节假日安排数据" in run("show", "2027")  # not recorded as a confirmed Monday–Friday year
+    assert "--workday: 2027-02-08 是周一至周五" in run("set", "2027", "--workday", "2027-02-08", code=1)
+    out = run("set", "2027", "--holiday", "2027-02-12..2027-02-08", code=1)
+    assert "--holiday: 日期范围不正确：2027-02-12..2027-02-08" in out

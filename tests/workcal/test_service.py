@@ -204,3 +204,51 @@ def test_parse_days_expands_ranges():
         with pytest.raises(ValidationFailed) as caught:
             service.parse_days("holiday", [bad])
         assert bad in caught.value.fields["holidays"].render("zh")
+
+
+def test_two_admins_adding_a_day_each_to_the_same_year_lose_neither(fresh, backend):
+    # The page adds a day by reading the year and writing it back: without a lock the second
+    # admin's write, read before the first committed, would drop the first admin's day.
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time anyway")
+    import threading
+
+    with fresh() as db:  # as `gridgov migrate` leaves it: the calendar's version row exists
+        service.seed_from_chinesecalendar(db)
+        db.commit()
+    first, second = fresh(), fresh()
+    service.add_days(first, 2033, "holiday", date(2033, 2, 1), None, "春节", actor="a")
+    done = threading.Event()
+
+    def other() -> None:
+        service.add_days(second, 2033, "holiday", date(2033, 2, 2), None, "春节", actor="b")
+        second.commit()
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert not done.wait(0.5)  # waits for the first admin's transaction
+    first.commit()
+    thread.join(10)
+    assert done.is_set()
+    first.close()
+    second.close()
+    with fresh() as db:
+        assert set(days_of(db, 2033)) == {date(2033, 2, 1), date(2033, 2, 2)}
+
+
+def test_add_and_remove_keep_the_rest_of_the_year_and_its_note(fresh):
+    with fresh() as db:
+        service.set_year(db, 2033, [(date(2033, 1, 31), "春节")], [(date(2033, 2, 5), "春节调休")], actor="a",
+                         note="国办发明电〔2032〕1号")
+        service.add_days(db, 2033, "holiday", date(2033, 2, 1), date(2033, 2, 6), "春节", actor="b")
+        status = service.remove_day(db, 2033, date(2033, 2, 5), actor="b")
+        assert [(d.day.day, d.kind) for d in status.days] == [(31, "holiday"), (1, "holiday"), (2, "holiday"),
+                                                               (3, "holiday"), (4, "holiday")]
+        assert (status.note, status.updated_by) == ("国办发明电〔2032〕1号", "b")
+        with pytest.raises(ValidationFailed) as caught:
+            service.remove_day(db, 2033, date(2033, 2, 5), actor="b")
+        assert caught.value.fields["day"].render("zh") == "2033-02-05 不是 2033 年登记的放假日或调休上班日"
+        with pytest.raises(ValidationFailed) as caught:
+            service.add_days(db, 2033, "weekend", date(2033, 2, 5), None, "", actor="b")
+        assert "kind" in caught.value.fields
