@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, defer
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.principal_cache import forget_principals
+from gridgov.core.db import add_unique
 from gridgov.core.errors import NotFound, OutsideJurisdiction
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import MetaValue, Region
@@ -146,11 +147,9 @@ def bump_meta(db: Session, key: str) -> None:
     version seen in a transaction that was rolled back never comes back standing for other data."""
     forget_meta_snapshot(db)
     token = uuid.uuid4().hex
-    updated = db.execute(update(MetaValue).where(MetaValue.key == key)
-                         .values(counter=MetaValue.counter + 1, value=token))
-    if updated.rowcount == 0:
-        db.add(MetaValue(key=key, value=token, counter=1))
-        db.flush()
+    bump = update(MetaValue).where(MetaValue.key == key).values(counter=MetaValue.counter + 1, value=token)
+    if db.execute(bump).rowcount == 0 and not add_unique(db, MetaValue(key=key, value=token, counter=1)):
+        db.execute(bump)  # the first bump of this key, made by someone else a moment ago: move theirs on
 
 
 def bump_grid_layer(db: Session) -> None:

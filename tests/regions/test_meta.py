@@ -120,3 +120,37 @@ def test_an_answer_read_before_this_process_s_bump_committed_is_not_shared_after
     assert bumped
     with sessions() as db:  # within the same second
         assert grid_layer_version(db)[0] == before[0] + 1
+
+
+def test_two_first_bumps_of_a_key_at_once_both_count(sessions, backend):
+    # Neither sees the key's row, both insert it: the second waits for the first to commit, then
+    # moves the row on instead of failing on the duplicate key.
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second bump waits before it looks")
+    import threading
+    import uuid
+
+    key = f"test.first-bump.{uuid.uuid4().hex[:8]}"
+    first, second = sessions(), sessions()
+    service.bump_meta(first, key)
+    outcome: list = []
+
+    def other() -> None:
+        try:
+            service.bump_meta(second, key)
+            second.commit()
+            outcome.append("ok")
+        except Exception as exc:  # the failure this test is about
+            outcome.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(0.5)
+    assert outcome == []  # waiting on the first one's insert
+    first.commit()
+    thread.join(10)
+    first.close()
+    second.close()
+    assert outcome == ["ok"]
+    with sessions() as db:
+        assert db.get(MetaValue, key).counter == 2
