@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,12 +25,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 @pass_context
 def _localtime(ctx, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored (UTC) time on the installation's clock: the zone deadlines are counted in."""
-    return value.astimezone(_zone(ctx["settings"].timezone)).strftime(fmt) if value else ""
-
-
-@lru_cache(maxsize=8)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    return value.astimezone(ZoneInfo(ctx["settings"].timezone)).strftime(fmt) if value else ""  # ZoneInfo caches
 
 
 templates.env.filters["localtime"] = _localtime
