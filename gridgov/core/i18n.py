@@ -833,6 +833,31 @@ EN.update({
         "e.g. the health or civil affairs bureau", "Excel 文件": "Excel file", "上传": "Upload", "返回": "Back",
     "下载错误行（含错误原因）": "Download the bad rows (with reasons)", "{label}应为日期，如 2026-01-31":
         "{label} must be a date such as 2026-01-31",
+    # the error workbook and the run's messages (gridgov/people/imports.py)
+    "错误明细": "Errors", "错误行-": "Bad rows-", "工作表": "Sheet", "值": "Value", "原行号": "Row in the file",
+    "；": "; ", "与第 {row} 行重复": "duplicates row {row}", "与“{sheet}”第 {row} 行重复":
+        "duplicates row {row} of sheet “{sheet}”",
+    "这是 15 位旧身份证号，请填写 18 位号码": "this is an old 15-digit ID number: give the 18-character one",
+    "工作表“{sheet}”中有重复的列：{columns}": "Sheet “{sheet}” has the same column twice: {columns}",
+    "正在检查": "Checking", "正在写入": "Writing", "正在检查并写入": "Checking and writing",
+    "导入已中断：处理它的进程已停止（服务重启或崩溃），请重新导入。已写入的行会按证件号等合并，不会重复。":
+        "The import stopped: the process running it ended (a restart or a crash). Import the file again; rows "
+        "already written merge by ID number and the like, nothing is doubled.",
+    "导入中断：服务器内部错误（{error}），详情已记入服务器日志，请联系管理员":
+        "The import stopped on an internal error ({error}), logged on the server; contact the administrator",
+    "导入中断：检查进程意外退出（退出码 {exit_code}）":
+        "The import stopped: the checking process ended unexpectedly (exit code {exit_code})",
+    "中断前已写入 {written} 行，重新导入同一文件即可补齐，不会重复":
+        "{written} rows were written before it stopped; import the same file again to complete it, nothing is doubled",
+    "未写入任何数据": "nothing was written",
+    "{bad} 行有错误，未导入任何数据（全部正确才导入）": "{bad} rows have errors; nothing was imported (all or nothing)",
+    "{bad} 行有错误，没有正确的行可导入": "{bad} rows have errors; no good rows to import",
+    "共 {checked} 行：新建 {created}，更新 {updated}，未变 {unchanged}":
+        "{checked} rows: {created} created, {updated} updated, {unchanged} unchanged",
+    "{conflicts} 处与登记信息不一致，待人工处理":
+        "{conflicts} values disagree with the register and wait to be settled",
+    "{bad} 行有错误未导入": "{bad} rows with errors not imported",
+    "已跳过没有所需列名的工作表：{sheets}": "sheets without the required column headers were skipped: {sheets}",
 })
 # --- end people Excel ---
 

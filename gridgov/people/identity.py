@@ -57,14 +57,18 @@ def parse_id(value: str, id_type: str = "ric") -> IdNumber:
     if id_type not in ID_TYPES:
         raise IdentityError("证件类型必须是以下之一：" + "、".join(ID_TYPES))
     number = "".join(str(value or "").split()).upper()  # every whitespace out, as re.sub(r"\s+") would
+    if not number.isascii():  # full-width digits and Ｘ typed in a Chinese input method
+        number = unicodedata.normalize("NFKC", number).upper()
     if not number:
         raise IdentityError("证件号码必填")
     if id_type != "ric":
         if not FOREIGN_ID.match(number):
             raise IdentityError("证件号码只能是 5–20 位字母或数字")
         return IdNumber(id_type, number, None, "")
-    if not number.isascii():  # full-width digits typed in a Chinese input method; stdnum folds them
+    if not number.isascii():  # what NFKC leaves (look-alike digits); stdnum folds them
         number = ric.compact(number)
+    if len(number) == 15 and number.isdigit():  # the first-generation card: no check character to trust
+        raise IdentityError("这是 15 位旧身份证号，请填写 18 位号码")
     if len(number) != 18:
         raise IdentityError("身份证号应为 18 位")
     if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):

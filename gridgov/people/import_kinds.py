@@ -25,7 +25,8 @@ from gridgov.people.houses import (
     house_address,
 )
 from gridgov.people.identity import GENDERS, ID_TYPES, KINDS, IdentityError, IdNumber, parse_id
-from gridgov.people.imports import BadCell, Counts, Importer, Row
+from gridgov.people.import_sheets import COPY_PREFIXES, DETAIL_SHEETS, BadCell, Row
+from gridgov.people.imports import Counts, Importer
 from gridgov.people.models import Building, House, Residence, Resident, ResidentTag, TagEvent, TagKind
 from gridgov.people.rules import run_rules
 from gridgov.people.service import (
@@ -42,11 +43,11 @@ from gridgov.people.tagging import check_details, detail_fields, sync_active_tag
 CHUNK = 500  # IN-lists per query
 
 
-def _data_sheet(names: list[str], preferred: str) -> list[str]:
-    if preferred in names:
-        return [preferred]
-    others = [n for n in names if n != sheets.NOTES_SHEET and not n.startswith("错误")]
-    return others[:1] or names[:1]
+def _data_sheets(names: list[str], columns: list[sheets.Column]) -> list[tuple[str, list[sheets.Column], str, bool]]:
+    """Every sheet but the template's 填写说明 and an error workbook's 错误明细 may hold the rows:
+    the run reads each whose header has the required columns (import_sheets.find_tables)."""
+    data = [n for n in names if n != sheets.NOTES_SHEET and n not in DETAIL_SHEETS] or names[:1]
+    return [(n, columns, "", False) for n in data]
 
 
 def _id_of(row: Row, bad: list[BadCell], id_type_column: str = "id_type") -> IdNumber | None:
@@ -57,17 +58,26 @@ def _id_of(row: Row, bad: list[BadCell], id_type_column: str = "id_type") -> IdN
         bad.append(BadCell(FIELD_LABELS["id_type"], raw_type, sheets.one_of(ID_TYPES.values())))
         return None
     raw = row.cells.get("id_number")
+    if _mangled_number(raw):
+        bad.append(BadCell(FIELD_LABELS["id_number"], raw, FieldProblem(sheets.NUMBER_ID_PROBLEM)))
+        return None
     try:
         return parse_id(sheets.text(raw), id_type or "ric")
     except IdentityError as exc:
-        numeric = isinstance(raw, int | float) and not isinstance(raw, bool) and len(sheets.text(raw)) >= 15
-        bad.append(BadCell(FIELD_LABELS["id_number"], raw,
-                           FieldProblem(sheets.NUMBER_ID_PROBLEM) if numeric else FieldProblem(exc.rule)))
+        bad.append(BadCell(FIELD_LABELS["id_number"], raw, FieldProblem(exc.rule)))
         return None
 
 
+def _mangled_number(raw) -> bool:
+    """An ID number Excel stored as a number: it keeps 15 significant digits (4.30203195001039E+17)
+    and the rest are gone. What is read back has made-up last digits, and one such number in
+    eleven passes the checksum: so it is refused whatever it reads as, never imported as someone
+    else's number. (A whole number written out in full by another program is exact, and checked.)"""
+    return isinstance(raw, float) and abs(raw) >= 1e15
+
+
 def _grid(grids: GridPaths, who, row: Row, bad: list[BadCell], header: str = "所属网格") -> tuple[str, str]:
-    code = sheets.text(row.cells.get("grid_code"))
+    code = sheets.code(row.cells.get("grid_code"))
     path = grids.get(code)
     if not code:
         bad.append(BadCell(header, "", FieldProblem("必填")))
@@ -126,7 +136,7 @@ class ResidentImporter(Importer):
         self.grids = GridPaths(db)
 
     def sheets(self, names):
-        return [(n, sheets.RESIDENT_COLUMNS, "") for n in _data_sheet(names, sheets.KIND_NAMES["residents"])], []
+        return _data_sheets(names, sheets.RESIDENT_COLUMNS), []
 
     def check(self, row: Row):
         cells, bad = row.cells, []
@@ -141,19 +151,19 @@ class ResidentImporter(Importer):
         raw_id = cells.get("id_number")
         data = ResidentInput(
             name=sheets.text(cells.get("name")), id_number=sheets.text(raw_id), id_type=given["id_type"],
-            kind=given["kind"], grid_code=sheets.text(cells.get("grid_code")), phone=sheets.text(cells.get("phone")),
+            kind=given["kind"], grid_code=sheets.code(cells.get("grid_code")), phone=sheets.text(cells.get("phone")),
             gender=given["gender"], birth_date=birth,
             **{k: sheets.text(cells.get(k)) for k in ("nationality", "ethnicity", "education", "occupation",
                                                         "employer", "hukou_address", "address", "household_status",
                                                         "notes")})
         clean, problems = check_resident(data, self.grids, self.who)
+        if _mangled_number(raw_id):
+            problems["id_number"] = FieldProblem(sheets.NUMBER_ID_PROBLEM)
         shown = {b.header for b in bad}
         for key, problem in problems.items():
             header = FIELD_LABELS.get(key, key)
             if header in shown:
                 continue
-            if key == "id_number" and isinstance(raw_id, int | float) and len(sheets.text(raw_id)) >= 15:
-                problem = FieldProblem(sheets.NUMBER_ID_PROBLEM)
             bad.append(BadCell(header, cells.get(key), problem))
         return (None if bad else clean), bad
 
@@ -218,7 +228,7 @@ class HouseImporter(Importer):
         self.grids = GridPaths(db)
 
     def sheets(self, names):
-        return [(n, sheets.HOUSE_COLUMNS, "") for n in _data_sheet(names, sheets.KIND_NAMES["houses"])], []
+        return _data_sheets(names, sheets.HOUSE_COLUMNS), []
 
     def _number(self, row: Row, key: str, bad: list[BadCell], parse, rule: str):
         try:
@@ -229,8 +239,9 @@ class HouseImporter(Importer):
 
     def check(self, row: Row):
         c, bad = row.cells, []
-        t = {k: sheets.text(c.get(k)) for k in ("grid_code", "building", "building_address", "structure", "unit",
-                                                 "room", "use", "ownership", "notes")}
+        t = {k: sheets.text(c.get(k)) for k in ("building", "building_address", "structure", "unit", "room", "use",
+                                                 "ownership", "notes")}
+        t["grid_code"] = sheets.code(c.get("grid_code"))
         floors = self._number(row, "floors", bad, sheets.as_int, "必须是整数")
         lon = self._number(row, "lon", bad, sheets.as_float, "必须是数字")
         lat = self._number(row, "lat", bad, sheets.as_float, "必须是数字")
@@ -328,7 +339,7 @@ class RelationImporter(Importer):
         self.grids = GridPaths(db)
 
     def sheets(self, names):
-        return [(n, sheets.RELATION_COLUMNS, "") for n in _data_sheet(names, sheets.KIND_NAMES["relations"])], []
+        return _data_sheets(names, sheets.RELATION_COLUMNS), []
 
     def check(self, row: Row):
         c, bad = row.cells, []
@@ -431,15 +442,15 @@ class TagImporter(Importer):
     def sheets(self, names):
         plan, problems = [], []
         for name in names:
-            if name == sheets.NOTES_SHEET or name.startswith("错误明细"):
+            if name == sheets.NOTES_SHEET or name in DETAIL_SHEETS:
                 continue
-            title = name.removeprefix("错误行-")
+            title = next((name.removeprefix(p) for p in COPY_PREFIXES if name.startswith(p)), name)
             code = self.by_sheet.get(title)
             if code is None:
                 problems.append(BadCell("工作表", name, FieldProblem(
                     "工作表“{name}”不是已知的标签，应为：{expected}", name=name, expected="、".join(self.names))))
             else:
-                plan.append((name, sheets.tag_columns(code), code))
+                plan.append((name, sheets.tag_columns(code), code, True))
         if not plan and not problems:
             problems.append(BadCell("工作表", "", FieldProblem("没有标签工作表，请使用导入模板")))
         return plan, problems

@@ -50,13 +50,18 @@ async def import_submit(request: Request, db: DB, who: Who, file: Annotated[Uplo
 def import_run_page(run_id: int, request: Request, db: DB, who: Who):
     run = imports.get_run(db, who, run_id)
     return render(request, "people/import_run.html", run=run, pct=imports.progress_of(run), kinds=sheets.KIND_NAMES,
-                  modes=sheets.MODES)
+                  modes=sheets.MODES, message=_message(request, run))
 
 
 @router.get("/people/import/{run_id:int}/progress")
 def import_run_fragment(run_id: int, request: Request, db: DB, who: Who):
     run = imports.get_run(db, who, run_id)
-    return render(request, "people/import_progress.html", run=run, pct=imports.progress_of(run))
+    return render(request, "people/import_progress.html", run=run, pct=imports.progress_of(run),
+                  message=_message(request, run))
+
+
+def _message(request: Request, run) -> str:
+    return imports.message_in(run.message, getattr(request.state, "lang", "zh"))
 
 
 @router.get("/people/conflicts")

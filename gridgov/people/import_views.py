@@ -51,11 +51,11 @@ class ImportRunOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, run: ImportRun) -> ImportRunOut:
+    def of(cls, run: ImportRun, lang: str = "zh") -> ImportRunOut:
         return cls(id=run.id, kind=run.kind, mode=run.mode, filename=run.filename, source=run.source,
                    status=run.status, total_rows=run.total_rows, processed_rows=run.processed_rows,
                    imported_rows=run.imported_rows, bad_rows=run.bad_rows, conflicts=run.conflicts,
-                   message=run.message, progress=imports.progress_of(run),
+                   message=imports.message_in(run.message, lang), progress=imports.progress_of(run),
                    error_url=f"/api/v1/people/imports/{run.id}/errors.xlsx" if run.error_file else None,
                    created_at=run.created_at, finished_at=run.finished_at)
 
@@ -123,27 +123,34 @@ async def upload(request: Request, db: DB, who: Who, file: Annotated[UploadFile,
                  source: Annotated[str, Form()] = ""):
     """Queues an import (multipart: kind, mode, source, file) and answers with the run to poll."""
     run = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file)
-    return ImportRunOut.of(run)
+    return ImportRunOut.of(run, lang_of(request))
+
+
+def lang_of(request: Request) -> str:
+    return getattr(request.state, "lang", "zh")
 
 
 @router.get("/people/imports", response_model=list[ImportRunOut])
-def my_imports(db: DB, who: Who):
+def my_imports(request: Request, db: DB, who: Who):
     """The caller's own recent imports, newest first."""
-    return [ImportRunOut.of(r) for r in imports.my_runs(db, who)]
+    return [ImportRunOut.of(r, lang_of(request)) for r in imports.my_runs(db, who)]
 
 
 @router.get("/people/imports/{run_id}", response_model=ImportRunOut)
-def import_progress(run_id: int, db: DB, who: Who):
-    return ImportRunOut.of(imports.get_run(db, who, run_id))
+def import_progress(run_id: int, request: Request, db: DB, who: Who):
+    return ImportRunOut.of(imports.get_run(db, who, run_id), lang_of(request))
 
 
 @router.get("/people/imports/{run_id}/errors.xlsx", response_class=FileResponse,
             responses={200: {"content": {XLSX: {}}}})
 def import_errors(run_id: int, request: Request, db: DB, who: Who):
-    """The bad rows of a run: 错误明细 (row, column, value, reason) and the rows as they were."""
+    """The bad rows of a run: 错误明细 (row, column, value, reason) and the rows as they were,
+    in the asker's language (`?lang=en`: English headers and reasons; the rows keep the file's headers)."""
     run = imports.get_run(db, who, run_id)
-    path = imports.error_file(people_context(request.app.state.settings), run)
-    return FileResponse(path, media_type=XLSX, filename=f"导入错误-{run.id}.xlsx")
+    lang = lang_of(request)
+    path = imports.error_file(people_context(request.app.state.settings), run, lang)
+    name = "导入错误" if lang == "zh" else "import-errors"
+    return FileResponse(path, media_type=XLSX, filename=f"{name}-{run.id}.xlsx")
 
 
 def open_conflicts(db, who: Principal, limit: int, offset: int) -> tuple[int, list[ConflictRow]]:

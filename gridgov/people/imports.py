@@ -3,27 +3,34 @@
 `run_import` is a job: it owns its transactions. It streams the workbook (gridgov/core/xlsx_stream),
 so memory stays flat however long the file is, and works in two passes:
 
-1. **Check.** Every row is read and checked: its cells (ID checksum, dates, codes), the grid
-   (exists, inside the importer's jurisdiction), duplicates within the file, and, a batch at a
-   time, the database (people or houses it names, someone registered outside the jurisdiction).
-   Good rows are pickled to a spill file under var/; bad ones go to the error workbook as they are
-   found. Only reads run here, so nothing holds a write lock while 100,000 rows are checked.
-2. **Write.** In `all_or_nothing` mode this pass runs only when no row was bad; in `good_rows` it
-   writes the good rows whatever the rest. The spill file is read back and written WRITE_ROWS rows per
-   transaction through the services' batch primitives (`upsert_residents` merges people: a blank is
-   filled, a disagreement becomes a conflict for a person to settle).
+1. **Check.** Every sheet with the kind's columns is read (its header may sit below a title or
+   span two rows; sheets without the columns are skipped and named), and every row checked: its
+   cells (ID checksum, dates, codes), the grid (exists, inside the importer's jurisdiction),
+   duplicates within the file, and, a batch at a time, the database (people or houses it names,
+   someone registered outside the jurisdiction). Good rows are pickled to a spill file under var/;
+   bad ones go to the error workbook (in Chinese and in English) as they are found. Only reads run
+   here, so nothing holds a write lock while 100,000 rows are checked.
+2. **Write.** In `all_or_nothing` mode this pass runs only when no row was bad, and in one
+   transaction: a run that fails on the way (a restart, a database error) has written nothing, as
+   the mode promises. In `good_rows` it writes the good rows whatever the rest, WRITE_ROWS rows per
+   transaction. Either way the rows go through the services' batch primitives (`upsert_residents`
+   merges people: a blank is filled, a disagreement becomes a conflict for a person to settle),
+   and each write transaction holds the register's write lock (`lock_for_writing`), so two runs of
+   overlapping files (or one upload sent twice) merge instead of doubling rows or failing.
 
 In `good_rows` mode a large file is checked by a second process while this one writes what it
 has already passed (`_pipelined`): the two passes then take the time of the longer one, not
 their sum, on a machine with two cores. `all_or_nothing` must see every row before writing one,
 so it keeps the two passes in turn.
 
-Why a check pass and not one transaction for the whole file: SQLite has one writer, so a
-transaction over a 100,000-row file would stall every other form in the district for its length,
-and progress written to the run row could not be seen until the end. Rows that passed the check
-can only fail to write when the database itself fails; the run then says how many rows were
-written, and importing the same file again completes it without doubling anything (people merge by
-ID number, houses by building/unit/room, relations and tags already present are left as they are).
+Why a check pass and not one transaction for the whole run: SQLite has one writer, so a
+transaction over the check of a 100,000-row file would stall every other form in the district for
+its length. An all_or_nothing write does hold it for the write pass (a whole 100,000-row
+all_or_nothing run, checking included, took 15 s on SQLite on a 2-core machine); its progress is
+then kept in this process's memory (`_live`) and read from there, since the run row cannot be
+written until it commits. A good_rows run that fails while writing says how many
+rows it wrote, and importing the same file again completes it without doubling anything (people
+merge by ID number, houses by building/unit/room, relations and tags already present are left).
 
 The run row (ImportRun) carries the progress for the page and the CLI and a heartbeat; a queued or
 running run whose heartbeat is older than STALE_AFTER lost its process and is marked failed
@@ -38,26 +45,35 @@ import multiprocessing
 import os
 import pickle
 import queue
+import re
+import string
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.accounts.access import Principal
 from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
-from gridgov.core.excel import discard_workbook
+from gridgov.core.i18n import translate
 from gridgov.core.xlsx_stream import NotAWorkbook, XlsxReader
 from gridgov.people import sheets
+from gridgov.people.import_sheets import (
+    BOOK_LANGS,
+    BadCell,
+    ErrorBook,
+    Row,
+    book_path,
+    find_tables,
+    rows_of,
+)
 from gridgov.people.models import ImportRun
 from gridgov.people.service import PeopleContext
 
@@ -76,28 +92,20 @@ STALE_AFTER = timedelta(minutes=5)
 PIPELINE_MIN_BYTES = 1 << 20
 INBOX_BATCHES = 2 * WRITE_ROWS // BATCH  # checked batches that may wait while the writer commits (bounded memory)
 PIPELINED = "正在检查并写入"  # the run row's message while a pipelined run works
+CHECKING, WRITING = "正在检查", "正在写入"
+STALE = "导入已中断：处理它的进程已停止（服务重启或崩溃），请重新导入。已写入的行会按证件号等合并，不会重复。"
+WRITE_LOCK = 4302_0002  # PostgreSQL advisory lock of the people register's import writes (lock_for_writing)
+LOCK_POLL_SECONDS = 0.2
+HEARTBEAT_SECONDS = 5.0  # how often a run waiting for the write lock writes its heartbeat
+LOCK_PATIENCE = 600.0  # seconds a run's own bookkeeping waits for another's SQLite write transaction
+CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 compound file: an old .xls, or an encrypted .xlsx
+ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream an encrypted .xlsx is held in
 TICK_SECONDS = 0.5  # the run row's progress is written at most this often
 KINDS = tuple(sheets.KIND_NAMES)
 Progress = Callable[[int, int], None]
 
 
 # --- what an importer of one kind provides ---
-
-@dataclass
-class BadCell:
-    header: str
-    value: object
-    problem: FieldProblem
-
-
-@dataclass
-class Row:
-    sheet: str
-    number: int
-    raw: list
-    cells: dict[str, object]  # column key → cell value
-    extra: str = ""  # the sheet's own meaning (a tag sheet: the tag code)
-
 
 @dataclass
 class Counts:
@@ -127,8 +135,9 @@ class Importer:
     def __init__(self, db: Session, ctx: PeopleContext, who: Principal, source: str) -> None:
         self.ctx, self.who, self.source = ctx, who, source
 
-    def sheets(self, names: list[str]) -> tuple[list[tuple[str, list[sheets.Column], str]], list[BadCell]]:
-        """The sheets to read, each with its columns and meaning, and any problem with the file's sheets."""
+    def sheets(self, names: list[str]) -> tuple[list[tuple[str, list[sheets.Column], str, bool]], list[BadCell]]:
+        """The sheets that may be read, each with its columns, its meaning and whether it must have
+        them (else a sheet without them is skipped), and any problem with the file's sheets."""
         raise NotImplementedError
 
     def check(self, row: Row) -> tuple[object | None, list[BadCell]]:
@@ -149,71 +158,6 @@ def importer_for(kind: str) -> type[Importer]:
 
     return {"residents": import_kinds.ResidentImporter, "houses": import_kinds.HouseImporter,
             "relations": import_kinds.RelationImporter, "tags": import_kinds.TagImporter}[kind]
-
-
-# --- the error workbook ---
-
-class ErrorBook:
-    """Streams the bad rows to an .xlsx: 错误明细 (one line a problem: sheet, row, column, value,
-    reason) and, per sheet read, the bad rows as they were with 原行号 and 错误原因, which can be
-    fixed and imported again (extra columns are ignored)."""
-
-    def __init__(self, lang: str = "zh") -> None:
-        self.lang = lang
-        self.wb: Workbook | None = None  # made at the first bad row: a clean run writes no file
-        self.copies: dict[str, object] = {}
-        self.problems = 0
-        self.rows = 0
-
-    def _open(self) -> None:
-        self.wb = Workbook(write_only=True)
-        self.details = self.wb.create_sheet("错误明细")
-        self._header(self.details, ["工作表", "行号", "列", "值", "错误原因"])
-
-    def _header(self, ws, headers: list[str]) -> None:
-        cells = []
-        for h in headers:
-            cell = WriteOnlyCell(ws, value=h)
-            cell.font = Font(bold=True)
-            cells.append(cell)
-        ws.append(cells)
-
-    def add(self, sheet: str, number: int, raw: list, headers: list[str], bad: list[BadCell]) -> None:
-        if self.wb is None:
-            self._open()
-        self.rows += 1
-        reasons = []
-        for b in bad:
-            reason = b.problem.render(self.lang)
-            reasons.append(f"{b.header}：{reason}")
-            self.details.append([sheet, number, b.header, _shown(b.value), reason])
-            self.problems += 1
-        if headers:
-            ws = self.copies.get(sheet)
-            if ws is None:
-                ws = self.wb.create_sheet(f"错误行-{sheet}"[:31])
-                self._header(ws, [*headers, "原行号", "错误原因"])
-                self.copies[sheet] = ws
-            cells = (list(raw) + [None] * len(headers))[:len(headers)]
-            ws.append([*(_shown(v) for v in cells), number, "；".join(reasons)])
-
-    def save(self, path: Path) -> None:
-        if self.wb is not None:
-            self.wb.save(path)
-            self.wb = None
-
-    def discard(self) -> None:
-        """Lets go of a book that will not be saved (its run failed): its temporary file holds the
-        bad rows with their ID numbers (see core.excel.discard_workbook)."""
-        wb, self.wb = self.wb, None
-        if wb is not None:
-            discard_workbook(wb)
-
-
-def _shown(value):
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return sheets.text(value)
 
 
 # --- the run ---
@@ -268,6 +212,7 @@ class _State:
     bad: int = 0
     good: int = 0
     counts: Counts = field(default_factory=Counts)
+    skipped: list[str] = field(default_factory=list)  # sheets without the columns, left unread
     ticked: float = 0.0  # time.monotonic() of the last progress written to the run row
 
 
@@ -282,8 +227,9 @@ def process_run(sessions: sessionmaker[Session], ctx: PeopleContext, who: Princi
             if run is None:
                 raise NotFound("找不到导入任务 {id}", id=run_id)
             kind, mode, source = run.kind, run.mode, run.source
-            run.status, run.heartbeat_at, run.message = "running", _now(), "正在检查"
+            run.status, run.heartbeat_at, run.message = "running", _now(), CHECKING
             db.commit()
+        _live(run_id, message=CHECKING)
         folder = imports_dir(ctx)
         if mode == "good_rows" and path.stat().st_size >= PIPELINE_MIN_BYTES:
             errors_path = _pipelined(sessions, ctx, who, kind, source, path, state, progress)
@@ -297,18 +243,24 @@ def process_run(sessions: sessionmaker[Session], ctx: PeopleContext, who: Princi
         errors_path = _save_errors(book, folder, run_id)
         write = state.good > 0 and (mode == "good_rows" or state.bad == 0)
         if write:
-            _update(sessions, run_id, message="正在写入", error_file=str(errors_path or ""))
-            _write_pass(sessions, ctx, who, kind, source, Path(spill.name), state, progress)
+            _update(sessions, run_id, message=WRITING, error_file=str(errors_path or ""))
+            _write_pass(sessions, ctx, who, kind, source, Path(spill.name), state, progress,
+                        atomic=mode == "all_or_nothing")
         _finish(sessions, state, "done", _summary(state, mode, write), errors_path)
     except Exception as exc:  # the run must end saying why, whatever happened
-        message = _failure(exc)
+        message = _failure(exc, path)
         if not isinstance(exc, AppError | NotAWorkbook):
             log.exception("import run %s failed", run_id)
+        if state.counts.written:
+            message += "；" + _WRITTEN_BEFORE.format(written=state.counts.written)
+        elif mode == "all_or_nothing" or state.good:
+            message += "；" + _NOTHING_WRITTEN
         try:
             _finish(sessions, state, "failed", message, errors_path)
         except Exception:
             log.exception("could not mark import run %s failed", run_id)
     finally:
+        _forget(run_id)
         if book is not None:
             book.discard()  # saved already, unless the run failed on the way
         if spill is not None:
@@ -334,34 +286,153 @@ def _save_errors(book: ErrorBook, folder: Path, run_id: int) -> Path | None:
     return errors_path
 
 
-def _failure(exc: Exception) -> str:
+NOT_XLSX = "不是有效的 Excel（.xlsx）文件"
+PASSWORD = "文件设有打开密码，无法读取：请在 Excel 或 WPS 中取消密码并保存后再导入"
+OLD_EXCEL = "这是旧版 Excel（.xls）或 WPS 表格（.et）文件：请在 Excel 或 WPS 中另存为 .xlsx 后再导入"
+_INTERNAL = "导入中断：服务器内部错误（{error}），详情已记入服务器日志，请联系管理员"
+_CHECKER_DIED = "导入中断：检查进程意外退出（退出码 {exit_code}）"
+_WRITTEN_BEFORE = "中断前已写入 {written} 行，重新导入同一文件即可补齐，不会重复"
+_NOTHING_WRITTEN = "未写入任何数据"
+_REFUSED = "{bad} 行有错误，未导入任何数据（全部正确才导入）"
+_NONE_GOOD = "{bad} 行有错误，没有正确的行可导入"
+_COUNTS = "共 {checked} 行：新建 {created}，更新 {updated}，未变 {unchanged}"
+_CONFLICTS = "{conflicts} 处与登记信息不一致，待人工处理"
+_BAD = "{bad} 行有错误未导入"
+_SKIPPED = "已跳过没有所需列名的工作表：{sheets}"
+
+
+def _failure(exc: Exception, path: Path | None = None) -> str:
     if isinstance(exc, NotAWorkbook):
-        return "不是有效的 Excel（.xlsx）文件"
+        return _not_a_workbook(path)
     if isinstance(exc, AppError):
         return str(exc)
     # Not the exception's text: a database error quotes the row it failed on (names, numbers), and
     # the uploader needs to know it failed, not what the server saw. The log has the rest.
-    return f"导入中断：服务器内部错误（{type(exc).__name__}），详情已记入服务器日志，请联系管理员"
+    return _INTERNAL.format(error=type(exc).__name__)
+
+
+def _not_a_workbook(path: Path | None) -> str:
+    """Why a file is no workbook, when it can be told: an old .xls (or WPS .et), or a password."""
+    try:
+        with open(path, "rb") as f:  # type: ignore[arg-type]
+            if f.read(len(CFB)) != CFB:
+                return NOT_XLSX
+            tail = b""
+            while block := f.read(1 << 20):
+                if ENCRYPTED in tail + block:
+                    return PASSWORD
+                tail = block[-len(ENCRYPTED):]
+            return OLD_EXCEL
+    except (OSError, TypeError):
+        return NOT_XLSX
 
 
 def _summary(state: _State, mode: str, written: bool) -> str:
     c = state.counts
     if state.bad and not written:
-        if mode == "all_or_nothing":
-            return f"{state.bad} 行有错误，未导入任何数据（全部正确才导入）"
-        return f"{state.bad} 行有错误，没有正确的行可导入"
-    text = f"共 {state.checked} 行：新建 {c.created}，更新 {c.updated}，未变 {c.unchanged}"
-    if c.conflicts:
-        text += f"；{c.conflicts} 处与登记信息不一致，待人工处理"
-    if state.bad:
-        text += f"；{state.bad} 行有错误未导入"
-    return text
+        parts = [(_REFUSED if mode == "all_or_nothing" else _NONE_GOOD).format(bad=state.bad)]
+    else:
+        parts = [_COUNTS.format(checked=state.checked, created=c.created, updated=c.updated, unchanged=c.unchanged)]
+        if c.conflicts:
+            parts.append(_CONFLICTS.format(conflicts=c.conflicts))
+        if state.bad:
+            parts.append(_BAD.format(bad=state.bad))
+    if state.skipped:
+        parts.append(_SKIPPED.format(sheets="、".join(state.skipped)))
+    return "；".join(parts)
+
+
+# Every message a run row may carry, for `message_in` to say it in English.
+MESSAGES = (CHECKING, WRITING, PIPELINED, STALE, NOT_XLSX, PASSWORD, OLD_EXCEL, _INTERNAL, _CHECKER_DIED,
+            _WRITTEN_BEFORE, _NOTHING_WRITTEN, _REFUSED, _NONE_GOOD, _COUNTS, _CONFLICTS, _BAD, _SKIPPED,
+            "工作表“{sheet}”缺少必填列：{columns}", "工作表“{sheet}”中有重复的列：{columns}",
+            "工作簿中有无法识别的工作表，见错误文件")
+
+
+def _pattern(template: str) -> re.Pattern:
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(re.escape(literal))
+        if name:
+            out.append(f"(?P<{name}>[^；]+?)")  # a value never holds the ； that joins a summary's pieces
+    return re.compile("^" + "".join(out) + "$", re.S)
+
+
+_PATTERNS = [(t, _pattern(t)) for t in MESSAGES]
+
+
+def message_in(message: str, lang: str) -> str:
+    """A run's message (stored in Chinese, as it was written) in `lang`, piece by piece (the pieces
+    of a summary are joined by ；); a piece this module did not write stays as it is."""
+    if lang == "zh" or not message:
+        return message
+    pieces = []
+    for piece in [message] if any(p.match(message) for _t, p in _PATTERNS) else message.split("；"):
+        for template, pattern in _PATTERNS:
+            m = pattern.match(piece)
+            if m:
+                piece = translate(template, lang, **m.groupdict())
+                break
+        pieces.append(piece)
+    return translate("；", lang).join(pieces)
+
+
+# --- the run row: written by the run, overlaid with what this process knows that the row cannot say yet ---
+
+_LIVE: dict[int, dict] = {}  # run id → figures not yet readable from the row (an atomic run's, on SQLite)
+_LIVE_LOCK = threading.Lock()
+
+
+def _live(run_id: int, **values) -> None:
+    with _LIVE_LOCK:
+        _LIVE.setdefault(run_id, {}).update(values)
+
+
+def _forget(run_id: int) -> None:
+    with _LIVE_LOCK:
+        _LIVE.pop(run_id, None)
+
+
+def _locked(exc: OperationalError) -> bool:
+    text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
+    return "locked" in text or "busy" in text
 
 
 def _update(sessions: sessionmaker[Session], run_id: int, **values) -> None:
-    with sessions() as db:
-        db.execute(update(ImportRun).where(ImportRun.id == run_id).values(heartbeat_at=_now(), **values))
-        db.commit()
+    """Writes the run row. On SQLite another run's write transaction may hold the database (an
+    all_or_nothing run holds it until its last row): this waits for it, up to LOCK_PATIENCE."""
+    _live(run_id, **values)
+    deadline = time.monotonic() + LOCK_PATIENCE
+    while True:
+        try:
+            with sessions() as db:
+                db.execute(update(ImportRun).where(ImportRun.id == run_id).values(heartbeat_at=_now(), **values))
+                db.commit()
+            return
+        except OperationalError as exc:
+            if not _locked(exc) or time.monotonic() > deadline:
+                raise
+
+
+def _progress_update(sessions: sessionmaker[Session], run_id: int, **values) -> None:
+    """Progress to the run row if the database can take it now; else only to this process's
+    memory (on SQLite another run may hold the database for a while: checking need not wait)."""
+    _live(run_id, **values)
+    with sessions.kw["bind"].connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            patience = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql("PRAGMA busy_timeout=50")
+        try:
+            conn.execute(update(ImportRun).where(ImportRun.id == run_id).values(heartbeat_at=_now(), **values))
+            conn.commit()
+        except OperationalError as exc:
+            conn.rollback()
+            if not _locked(exc):
+                raise
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(patience)}")
 
 
 def _finish(sessions, state: _State, status: str, message: str, errors_path: Path | None) -> None:
@@ -378,7 +449,7 @@ def _tick(sessions, state: _State, progress: Progress | None, force: bool = Fals
     now = time.monotonic()
     if record and (force or now - state.ticked >= TICK_SECONDS):
         state.ticked = now
-        _update(sessions, state.run_id, **_figures(state, state.counts))
+        _progress_update(sessions, state.run_id, **_figures(state, state.counts))
     if progress is not None:
         _report(state, progress)
 
@@ -391,44 +462,6 @@ def _figures(state: _State, counts: Counts) -> dict[str, int]:
 def _report(state: _State, progress: Progress) -> None:
     to_write = state.good if state.checked >= state.total else max(state.total, state.checked)
     progress(state.checked + state.counts.written, max(state.total, state.checked) + to_write)
-
-
-def _headers_of(values: list) -> list[str]:
-    out = [sheets.text(v).rstrip("*＊").replace("（必填）", "").strip() for v in values]
-    while out and not out[-1]:
-        out.pop()
-    return out
-
-
-def _rows(reader: XlsxReader, sheet: str, columns: list[sheets.Column], extra: str, book: ErrorBook,
-          file_headers: dict[str, list[str]]) -> Iterator[Row]:
-    """The data rows of a sheet as Rows keyed by column; a sheet without its required columns is
-    reported on its header row and yields nothing."""
-    headers: list[str] | None = None
-    index: dict[str, int] = {}
-    for number, values in reader.rows(sheet):
-        if headers is None:
-            if not any(sheets.text(v) for v in values):
-                continue
-            headers = file_headers[sheet] = _headers_of(values)
-            by_header = {h: i for i, h in enumerate(headers) if h}
-            missing = [c.header for c in columns if c.required and c.header not in by_header]
-            if missing:
-                book.add(sheet, number, [], [], [BadCell(h, "", FieldProblem("缺少此列")) for h in missing])
-                raise _MissingColumns(sheet, missing)
-            index = {c.key: by_header[c.header] for c in columns if c.header in by_header}
-            continue
-        if not any(v not in (None, "") for v in values):
-            continue
-        width = len(values)
-        yield Row(sheet, number, values, {k: values[i] if i < width else None for k, i in index.items()}, extra)
-    if headers is None:
-        raise _MissingColumns(sheet, [c.header for c in columns if c.required])
-
-
-class _MissingColumns(AppError):
-    def __init__(self, sheet: str, missing: list[str]) -> None:
-        super().__init__("工作表“{sheet}”缺少必填列：{columns}", sheet=sheet, columns="、".join(missing))
 
 
 class BatchSink:
@@ -461,39 +494,39 @@ def _check_pass(sessions, ctx, who, kind, source, path: Path, sink, book: ErrorB
             state.bad += 1
         if sheet_problems:
             raise AppError("工作簿中有无法识别的工作表，见错误文件")
-        state.total = sum(max(reader.count_rows(name) - 1, 0) for name, _c, _e in plan)
+        tables, state.skipped = find_tables(reader, plan, sheets.KIND_NAMES.get(kind, ""), book)
+        state.total = sum(max(reader.count_rows(t.sheet) - t.above, 0) for t in tables)
         _tick(sessions, state, progress, force=True, record=record)
         db.rollback()  # no transaction stays open while rows are read
         seen: dict[object, tuple[str, int]] = {}
         pending: list[tuple[Row, object]] = []
-        headers: dict[str, list[str]] = {}
-        for name, columns, extra in plan:
-            key_header = next(c.header for c in columns if c.key == importer.key_column)
-            for row in _rows(reader, name, columns, extra, book, headers):
+        for table in tables:
+            key_header = next(c.header for c in table.columns if c.key == importer.key_column)
+            for row in rows_of(reader, table):
                 state.checked += 1
                 clean, bad = importer.check(row)
                 if clean is not None:
                     key = importer.key(clean)
                     first = seen.get(key)
                     if first is not None:
-                        where = f"“{first[0]}”第 {first[1]} 行" if first[0] != row.sheet else f"第 {first[1]} 行"
-                        bad = [BadCell(key_header, row.cells.get(importer.key_column, ""),
-                                       FieldProblem("与{where}重复", where=where))]
+                        same = (FieldProblem("与第 {row} 行重复", row=first[1]) if first[0] == row.sheet else
+                                FieldProblem("与“{sheet}”第 {row} 行重复", sheet=first[0], row=first[1]))
+                        bad = [BadCell(key_header, row.cells.get(importer.key_column, ""), same)]
                         clean = None
                     else:
                         seen[key] = (row.sheet, row.number)
                 if clean is None:
                     state.bad += 1
-                    book.add(row.sheet, row.number, row.raw, headers[row.sheet], bad)
+                    book.add(row.sheet, row.number, row.raw, table.headers, bad)
                 else:
                     pending.append((row, clean))
                 if len(pending) >= BATCH:
-                    _flush_checked(db, importer, pending, sink, book, state, headers[name])
+                    _flush_checked(db, importer, pending, sink, book, state, table.headers)
                     pending = []
                 if state.checked % BATCH == 0:
                     _tick(sessions, state, progress, record=record)
             if pending:
-                _flush_checked(db, importer, pending, sink, book, state, headers[name])
+                _flush_checked(db, importer, pending, sink, book, state, table.headers)
                 pending = []
         state.total = state.checked
         _tick(sessions, state, progress, force=True, record=record)
@@ -515,8 +548,10 @@ def _flush_checked(db: Session, importer: Importer, pending: list[tuple[Row, obj
         state.good += len(good)
 
 
-def _write_pass(sessions, ctx, who, kind, source, spill_path: Path, state: _State, progress: Progress | None) -> None:
-    with open(spill_path, "rb") as spill, _Writer(sessions, ctx, who, kind, source, state, progress) as writer:
+def _write_pass(sessions, ctx, who, kind, source, spill_path: Path, state: _State, progress: Progress | None,
+                atomic: bool = False) -> None:
+    with open(spill_path, "rb") as spill, _Writer(sessions, ctx, who, kind, source, state, progress,
+                                                  atomic) as writer:
         while True:
             try:
                 batch = pickle.load(spill)
@@ -525,17 +560,51 @@ def _write_pass(sessions, ctx, who, kind, source, spill_path: Path, state: _Stat
             writer.write(batch)
 
 
+def lock_for_writing(db: Session, waiting: Callable[[], None] | None = None) -> None:
+    """Begins `db`'s transaction holding the people register's write lock, which every import's
+    write transaction (and the nightly tagging) takes, so that what a transaction reads before it
+    writes (is this person, house, relation or tag there yet?) stays true until it commits: two
+    imports of overlapping files, or one upload sent twice, then merge instead of doubling a
+    relation or failing on a unique key. PostgreSQL: an advisory lock, held to the commit. SQLite:
+    BEGIN IMMEDIATE, its one writer's lock taken before the first read (pysqlite would begin only
+    at the first write, after the reads). `waiting()` is called while another holds it."""
+    while True:
+        conn = db.connection()
+        if conn.dialect.name == "postgresql":
+            if conn.scalar(select(func.pg_try_advisory_xact_lock(WRITE_LOCK))):
+                return
+        else:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        db.rollback()
+        if waiting is not None:
+            waiting()
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 class _Writer:
     """Writes checked batches, gathered into transactions of WRITE_ROWS, through one connection
     held for the whole run: SQLite keeps a connection's page cache from one transaction to the
     next unless another connection wrote in between, and a pooled session would take a different
     connection each time. The run row's figures are written in the same transaction as the rows,
-    so they never run ahead of (or behind) what was committed."""
+    so they never run ahead of (or behind) what was committed.
 
-    def __init__(self, sessions, ctx, who, kind, source, state: _State, progress: Progress | None) -> None:
-        self.state, self.progress = state, progress
+    `atomic` (all_or_nothing): every batch goes into one transaction, committed at the end, so a
+    run that fails on the way (the server restarted, the database refused) has written nothing,
+    as the mode promises. The run row is then left out of that transaction: its figures go to
+    this process's memory (`live`), and on PostgreSQL through a connection of their own too (on
+    SQLite no other connection can write until the commit)."""
+
+    def __init__(self, sessions, ctx, who, kind, source, state: _State, progress: Progress | None,
+                 atomic: bool = False) -> None:
+        self.sessions, self.state, self.progress, self.atomic = sessions, state, progress, atomic
         self.conn = sessions.kw["bind"].connect()
         self.cache_size = self.prepare_threshold = None
+        self.in_transaction = False
         if self.conn.dialect.name == "postgresql":
             self.prepare_threshold = self.conn.connection.driver_connection.prepare_threshold
             _plan_every_statement(self.conn.connection.driver_connection)
@@ -556,31 +625,66 @@ class _Writer:
         if len(self.pending) >= WRITE_ROWS:
             self.flush()
 
+    def _begin(self) -> None:
+        if not self.in_transaction:
+            lock_for_writing(self.db, self._waiting)
+            self.in_transaction = True
+
+    def _waiting(self) -> None:
+        """While another import writes: this run is alive, and says so (its heartbeat)."""
+        _live(self.state.run_id, heartbeat_at=_now())
+        if self.conn.dialect.name == "postgresql" and time.monotonic() - self.state.ticked >= HEARTBEAT_SECONDS:
+            self.state.ticked = time.monotonic()
+            _update(self.sessions, self.state.run_id)
+
+    def _commit(self) -> None:
+        self.db.commit()
+        self.in_transaction = False
+
     def flush(self) -> None:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        self._begin()
         counts = self.importer.write(self.db, batch)
         total = Counts()
         total.add(self.state.counts)
         total.add(counts)
-        self.db.execute(update(ImportRun).where(ImportRun.id == self.state.run_id).values(
-            heartbeat_at=_now(), **_figures(self.state, total)))
-        self.db.commit()
+        if self.atomic:
+            self.db.flush()
+            self.state.counts = total
+            self._record(force=True)
+        else:
+            self.db.execute(update(ImportRun).where(ImportRun.id == self.state.run_id).values(
+                heartbeat_at=_now(), **_figures(self.state, total)))
+            self._commit()
+            self.state.counts = total
+            self.state.ticked = time.monotonic()
+            _live(self.state.run_id, **_figures(self.state, total))
         self.db.expunge_all()  # an import that merges 100,000 known people must not keep them all
-        self.state.counts = total
-        self.state.ticked = time.monotonic()
         if self.progress is not None:
             _report(self.state, self.progress)
+
+    def _record(self, force: bool = False) -> None:
+        """The figures, outside the rows' transaction (atomic runs) or in one of their own."""
+        figures = _figures(self.state, self.state.counts)
+        _live(self.state.run_id, **figures)
+        if not force and time.monotonic() - self.state.ticked < TICK_SECONDS:
+            return
+        self.state.ticked = time.monotonic()
+        if self.atomic:
+            if self.conn.dialect.name == "postgresql":
+                _update(self.sessions, self.state.run_id, **figures)
+            return
+        self._begin()
+        self.db.execute(update(ImportRun).where(ImportRun.id == self.state.run_id).values(
+            heartbeat_at=_now(), **figures))
+        self._commit()
 
     def tick(self) -> None:
         """The checker's progress, through this connection (a write by another one would empty
         this one's page cache) and at most every TICK_SECONDS."""
-        if time.monotonic() - self.state.ticked >= TICK_SECONDS:
-            self.db.execute(update(ImportRun).where(ImportRun.id == self.state.run_id).values(
-                heartbeat_at=_now(), **_figures(self.state, self.state.counts)))
-            self.db.commit()
-            self.state.ticked = time.monotonic()
+        self._record()
         if self.progress is not None:
             _report(self.state, self.progress)
 
@@ -591,7 +695,14 @@ class _Writer:
         try:
             if exc_type is None:
                 self.flush()
+                if self.in_transaction:
+                    self._commit()
+        except BaseException:
+            exc_type = Exception
+            raise
         finally:
+            if exc_type is not None and self.atomic:
+                self.state.counts = Counts()  # rolled back by the close below: nothing was written
             self.db.close()
             if self.cache_size is not None:  # the pooled connection goes back with its usual cache
                 self.conn.exec_driver_sql(f"PRAGMA cache_size={int(self.cache_size)}")
@@ -667,7 +778,7 @@ def _write_as_checked(inbox: _Inbox, checker, writer: _Writer, state: _State) ->
         message = inbox.get()
         if message is None:
             checker.join(5)
-            raise AppError("导入中断：检查进程意外退出（退出码 {exit_code}）", exit_code=checker.exitcode) from None
+            raise AppError(_CHECKER_DIED, exit_code=checker.exitcode) from None
         what = message[0]
         if what == "batch":
             writer.write(message[1])
@@ -675,7 +786,7 @@ def _write_as_checked(inbox: _Inbox, checker, writer: _Writer, state: _State) ->
             state.checked, state.total, state.bad, state.good = message[1:]
             writer.tick()
         elif what == "done":
-            state.checked, state.total, state.bad, state.good, errors = message[1:]
+            state.checked, state.total, state.bad, state.good, errors, state.skipped = message[1:]
             return Path(errors) if errors else None
         else:  # "failed"
             raise AppError(message[1])
@@ -717,13 +828,13 @@ def _check_in_child(conn, settings, who: Principal, run_id: int, kind: str, sour
         _check_pass(sessions, ctx, who, kind, source, Path(path), _PipeSink(conn), book, state,
                     _ChildProgress(conn, state), record=False)
         errors = _save_errors(book, imports_dir(ctx), run_id)
-        conn.send(("done", state.checked, state.total, state.bad, state.good, str(errors or "")))
+        conn.send(("done", state.checked, state.total, state.bad, state.good, str(errors or ""), state.skipped))
     except Exception as exc:
         if not isinstance(exc, AppError | NotAWorkbook | BrokenPipeError):
             log.exception("import run %s: the check failed", run_id)
         # The writing process may have stopped listening: it failed first, and says why.
         with contextlib.suppress(OSError):
-            conn.send(("failed", _failure(exc)))
+            conn.send(("failed", _failure(exc, Path(path))))
     finally:
         conn.close()
         engine.dispose()
@@ -732,14 +843,34 @@ def _check_in_child(conn, settings, who: Principal, run_id: int, kind: str, sour
 # --- reading runs ---
 
 def mark_stale(db: Session, now: datetime | None = None) -> int:
-    """Marks queued or running runs whose heartbeat stopped as failed; returns how many (caller commits)."""
+    """Marks queued or running runs whose heartbeat stopped as failed; returns how many (caller commits).
+    Looks before it writes: a page that only lists runs must not wait for an import's write lock
+    (on SQLite, the whole database's); and a run this process is working on is alive, whatever
+    its row says (an all_or_nothing run on SQLite cannot write its heartbeat until it commits)."""
     now = now or _now()
-    result = db.execute(update(ImportRun).where(
-        ImportRun.status.in_(("queued", "running")),
-        or_(ImportRun.heartbeat_at.is_(None), ImportRun.heartbeat_at < now - STALE_AFTER)).values(
-        status="failed", finished_at=now,
-        message="导入已中断：处理它的进程已停止（服务重启或崩溃），请重新导入。已写入的行会按证件号等合并，不会重复。"))
+    where = [ImportRun.status.in_(("queued", "running")),
+             or_(ImportRun.heartbeat_at.is_(None), ImportRun.heartbeat_at < now - STALE_AFTER)]
+    with _LIVE_LOCK:
+        alive = list(_LIVE)
+    if alive:
+        where.append(ImportRun.id.not_in(alive))
+    if db.scalar(select(ImportRun.id).where(*where).limit(1)) is None:
+        return 0
+    result = db.execute(update(ImportRun).where(*where).values(status="failed", finished_at=now, message=STALE))
     return result.rowcount or 0
+
+
+def _overlaid(db: Session, run: ImportRun) -> ImportRun:
+    """A run as this process knows it: a working run's figures may be ahead of its row. The row
+    is then detached first, so what is shown is never written back."""
+    with _LIVE_LOCK:
+        live = dict(_LIVE.get(run.id) or {})
+    if live and run.status in ("queued", "running"):
+        if run in db:
+            db.expunge(run)
+        for key, value in live.items():
+            setattr(run, key, value)
+    return run
 
 
 def get_run(db: Session, who: Principal, run_id: int) -> ImportRun:
@@ -750,18 +881,19 @@ def get_run(db: Session, who: Principal, run_id: int) -> ImportRun:
     if run.status in ("queued", "running") and mark_stale(db):
         db.commit()
         db.refresh(run)
-    return run
+    return _overlaid(db, run)
 
 
 def my_runs(db: Session, who: Principal, limit: int = 20) -> list[ImportRun]:
     if mark_stale(db):
         db.commit()
-    return list(db.scalars(select(ImportRun).where(ImportRun.user_id == (who.user_id or None))
-                           .order_by(ImportRun.id.desc()).limit(limit)))
+    return [_overlaid(db, r) for r in db.scalars(select(ImportRun).where(ImportRun.user_id == (who.user_id or None))
+                                                 .order_by(ImportRun.id.desc()).limit(limit))]
 
 
-def error_file(ctx: PeopleContext, run: ImportRun) -> Path:
-    """The run's error workbook; only files inside var/imports are served."""
+def error_file(ctx: PeopleContext, run: ImportRun, lang: str = "zh") -> Path:
+    """The run's error workbook in `lang` (Chinese when there is none in it); only files inside
+    var/imports are served."""
     if not run.error_file:
         if run.bad_rows and run.status in ("done", "failed"):
             raise NotFound("错误文件已超过保留期限，已删除；请重新导入以再次得到错误行")
@@ -769,7 +901,8 @@ def error_file(ctx: PeopleContext, run: ImportRun) -> Path:
     path = Path(run.error_file).resolve()
     if path.parent != imports_dir(ctx).resolve() or not path.is_file():
         raise NotFound("该导入没有错误文件")
-    return path
+    translated = book_path(path, lang) if lang in BOOK_LANGS else path
+    return translated if translated.is_file() else path
 
 
 @dataclass
@@ -794,11 +927,13 @@ def purge_import_files(db: Session, ctx: PeopleContext, now: datetime | None = N
     for run in expired:
         path = Path(run.error_file).resolve()
         if path.parent == folder:  # never anything outside the folder, whatever the row says
-            path.unlink(missing_ok=True)
+            for lang in BOOK_LANGS:
+                book_path(path, lang).unlink(missing_ok=True)
         run.error_file = ""
         done.error_files += 1
     db.flush()
-    kept = {Path(p).resolve() for p in db.scalars(select(ImportRun.error_file).where(ImportRun.error_file != ""))}
+    kept = {book_path(Path(p).resolve(), lang) for p in db.scalars(select(ImportRun.error_file).where(
+        ImportRun.error_file != "")) for lang in BOOK_LANGS}
     for path in folder.iterdir():
         with contextlib.suppress(FileNotFoundError):  # another worker may purge at the same time
             if path.is_file() and path not in kept and path.stat().st_mtime < cutoff.timestamp():
@@ -814,7 +949,7 @@ def progress_of(run: ImportRun) -> int:
     total = max(run.total_rows, 1)
     if run.message == PIPELINED:  # checking and writing at once, each half the bar
         return min(99, int(50 * run.processed_rows / total + 50 * run.imported_rows / total))
-    if run.message == "正在写入":
+    if run.message == WRITING:
         good = max(run.processed_rows - run.bad_rows, 1)
         return min(99, 50 + int(50 * run.imported_rows / good))
     return min(50, int(50 * run.processed_rows / total))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
 from gridgov.core.jobs import Job, register
-from gridgov.people.imports import purge_import_files
+from gridgov.people.imports import lock_for_writing, purge_import_files
 from gridgov.people.rules import run_rules
 from gridgov.people.service import people_context
 
@@ -19,6 +19,8 @@ LOCK = 4302_0001  # PostgreSQL advisory lock: one run at a time across workers
 
 def auto_tags(sessions: sessionmaker[Session], settings: Settings) -> dict[str, int]:
     with sessions() as db:
+        # Proposals are written as imports write tags: one at a time (else both add the same tag).
+        lock_for_writing(db)
         if db.bind.dialect.name == "postgresql" and not db.scalar(text(f"SELECT pg_try_advisory_xact_lock({LOCK})")):
             return {}
         made = run_rules(db)

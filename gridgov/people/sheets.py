@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,10 +19,11 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet.datavalidation import DataValidation
 from stdnum.cn import ric
 
-from gridgov.core.errors import FieldProblem
+from gridgov.core.errors import Choices, FieldProblem
 from gridgov.people.houses import OWNERSHIPS, RELATIONS, USES
 from gridgov.people.identity import EDUCATION, GENDERS, HOUSEHOLD_STATUSES, ID_TYPES, KINDS
 from gridgov.people.service import FIELD_LABELS
@@ -168,26 +170,54 @@ def text(value) -> str:
     return str(value).strip()
 
 
+def code(value) -> str:
+    """A code (grid, building number) as text, full-width digits and letters folded to ASCII."""
+    raw = text(value)
+    return raw if raw.isascii() else unicodedata.normalize("NFKC", raw).strip()
+
+
 DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+MIDNIGHT = re.compile(r"\s+0{1,2}:00(?::00(?:\.0+)?)?$")  # 1956-03-04 00:00:00, as a date pasted as text reads
+# A number in a date column is a date serial as Excel stores it (a cell that lost its date format),
+# from 3000 (1908-03-18) up: a smaller one, such as 1956, is a year or a slip, not a date.
+SERIAL_MIN, SERIAL_MAX = 3000, 2958465
 
 
 def as_date(value) -> date | None:
-    """A date cell, or text such as 2026-01-31, 2026/1/31, 2026年1月31日, 20260131. Raises ValueError."""
+    """A date cell, an Excel date serial (a number from 3000 up), or text such as 2026-01-31,
+    2026/1/31, 2026.1.31, 2026年1月31日, 20260131 (full-width digits too). Raises ValueError."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and not (
+            10_000_000 <= value <= 99_999_999 and value == int(value)):  # 19560304 typed as a number
+        if not SERIAL_MIN <= value <= SERIAL_MAX:  # NaN too
+            raise ValueError(text(value))
+        return from_excel(value).date()
     raw = text(value)
     if not raw:
         return None
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw).strip()
+    raw = MIDNIGHT.sub("", raw)
     m = DATE_TEXT.match(raw)
     if m:
         return date(int(m[1]), int(m[2]), int(m[3]))
     if re.fullmatch(r"\d{8}", raw):
         return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
     raise ValueError(raw)
+
+
+def header_key(value) -> str:
+    """A column header as compared: full-width forms folded, blanks and line breaks dropped, and the
+    marks of a required column (a star, （必填）) taken off, so 证件号码\n（必填） is 证件号码."""
+    raw = text(value)
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw)
+    return "".join(raw.split()).replace("(必填)", "").strip("*")
 
 
 def as_int(value) -> int | None:
@@ -233,7 +263,7 @@ NUMBER_ID_PROBLEM = "证件号码应设为文本格式：Excel 只保留数字�
 
 
 def one_of(options) -> FieldProblem:
-    return FieldProblem("必须是以下之一：{expected}", expected="、".join(options))
+    return FieldProblem("必须是以下之一：{expected}", expected=Choices(options))  # each option translated
 
 
 # --- templates ---

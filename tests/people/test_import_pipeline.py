@@ -83,3 +83,19 @@ def test_the_progress_bar_of_a_pipelined_run_counts_both_halves():
     assert progress_of(run) == 50  # 30 of the checking half, 20 of the writing half
     run.processed_rows, run.imported_rows = 1000, 1000
     assert progress_of(run) == 99  # until the run says it is done
+
+
+def test_a_pipelined_run_reads_every_sheet_with_the_columns_and_names_the_others(pipelined, client, auth, sessions,
+                                                                                 app):
+    from tests.people.test_import_files import book
+
+    first, second = fake_id(), fake_id()
+    header = ["姓名", "证件号码", "所属网格"]
+    data = book(("封面", [["民政局导出"]]), ("一组", [["某社区名单"], header, ["并行一组", first, GRID]]),
+                ("二组", [header, ["并行二组", second, GRID], ["并行坏行", "123", GRID]]))
+    run = upload(client, auth(WORKER), data, mode="good_rows")
+    assert (run["status"], run["total_rows"], run["bad_rows"], run["imported_rows"]) == ("done", 3, 1, 2), run
+    assert run["message"].endswith("已跳过没有所需列名的工作表：封面")
+    assert error_rows(client, auth(WORKER), run) == [(3, "证件号码", "身份证号应为 18 位")]
+    assert _registered(sessions, app, first).name == "并行一组"
+    assert _registered(sessions, app, second).name == "并行二组"

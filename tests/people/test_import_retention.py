@@ -41,11 +41,16 @@ def test_error_workbooks_and_stray_files_go_after_the_retention(client, auth, se
     eight_days_ago = time.time() - 8 * 86400
     os.utime(stray_old, (eight_days_ago, eight_days_ago))
     assert client.get(old["error_url"], headers=headers).status_code == 200
+    # The English workbook beside each (?lang=en) holds the same rows, and goes with it.
+    old_en, young_en = (f.with_name(f"{f.stem}.en.xlsx") for f in (old_file, young_file))
+    assert old_en.exists() and young_en.exists()
+    for f in (old_en, young_en):  # as old as their runs
+        os.utime(f, (eight_days_ago, eight_days_ago))
 
     purged = purge_imports(sessions, app.state.settings)  # as the worker runs it
     assert purged.error_files == 1 and purged.stray_files == 1
-    assert not old_file.exists() and not stray_old.exists()
-    assert young_file.exists() and stray_young.exists()
+    assert not old_file.exists() and not stray_old.exists() and not old_en.exists()
+    assert young_file.exists() and stray_young.exists() and young_en.exists()  # its run still keeps it
     with sessions() as db:
         assert db.get(ImportRun, old["id"]).error_file == ""
     r = client.get(old["error_url"], headers=headers)
