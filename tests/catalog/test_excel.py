@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from gridgov.catalog import excel
 from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.errors import ValidationFailed
+from tests.workbooks import workbook as sheets
 
 
 def snapshot(db) -> dict[str, tuple]:
@@ -281,20 +282,6 @@ def test_control_characters_never_break_the_export(db):
     assert row[excel.HEADERS.index("立案标准")] == "旧数据"
 
 
-def sheets(*books: tuple[str, list[list]], merge: str | None = None) -> bytes:
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, rows in books:
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    if merge:
-        wb.worksheets[-1].merge_cells(merge)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
 def test_headers_below_a_title_in_english_in_any_order_on_a_renamed_sheet(db):
     # WPS users add a merged title row, rename the sheet and move the notes before it; an English
     # reader writes the headers in English. Rows are still reported by their number in the sheet.
@@ -306,7 +293,7 @@ def test_headers_below_a_title_in_english_in_any_order_on_a_renamed_sheet(db):
     english = [f" {EN[h].upper()} " if i % 2 else EN[h] for i, h in enumerate(order)]
     data = sheets(("说明", [["请按下表填写"]]),
                   ("Sheet1", [["芦淞区事项清单（2026 年版）"], [], english, [good[h] for h in order], [],
-                              [bad[h] for h in order]]), merge="A1:H1")
+                              [bad[h] for h in order]]), merged={"Sheet1": ["A1:H1"]})
     report = excel.import_workbook(db, data)
     assert errors_of(report) == [(6, "责任部门代码", "部门代码 XYZ 不存在")]
     assert not report.written

@@ -10,7 +10,7 @@ import io
 from datetime import date
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import select
 from stdnum.cn import ric
 
@@ -19,23 +19,9 @@ from gridgov.people.models import Resident
 from gridgov.people.service import id_hash, people_context
 from tests.people.conftest import COMMUNITY, GRID, fake_id, fake_phone
 from tests.people.excel_helpers import error_rows, person, residents_xlsx, upload
+from tests.workbooks import workbook as book
 
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
-
-
-def book(*sheets: tuple[str, list[list]], merged: dict[str, list[str]] | None = None) -> bytes:
-    """A workbook of (title, rows) sheets, cells merged as `merged` says per sheet."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets:
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-        for ref in (merged or {}).get(title, []):
-            ws.merge_cells(ref)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 def registered(sessions, app, number: str, id_type: str = "ric") -> Resident | None:
