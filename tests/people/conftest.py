@@ -9,6 +9,8 @@ from datetime import date, timedelta
 import pytest
 from stdnum.cn import ric
 
+from tests.conftest import TEST_DATA_KEY
+
 GRID = "43020300100101"
 OTHER_GRID = "43020300200101"  # another street
 WORKER = "wg" + GRID
@@ -61,3 +63,13 @@ def make_resident(client, auth):
         return out
 
     return make
+
+
+@pytest.fixture
+def cli_on_app(app, monkeypatch) -> None:
+    """`gridgov` commands run in this test work on the app's database, with its keys."""
+    settings = app.state.settings
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GRIDGOV_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("GRIDGOV_DATA_KEY", TEST_DATA_KEY)
+    monkeypatch.setenv("GRIDGOV_SECRET_KEY", "test-secret-key")

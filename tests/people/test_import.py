@@ -17,7 +17,6 @@ from gridgov.people.identity import parse_id
 from gridgov.people.imports import mark_stale, run_import
 from gridgov.people.models import House, ImportRun, Residence, Resident, ResidentConflict, ResidentTag
 from gridgov.people.service import id_hash, people_context
-from tests.conftest import TEST_DATA_KEY
 from tests.people.conftest import COMMUNITY, GRID, OTHER_GRID, STREET, WORKER, fake_id, fake_phone
 from tests.people.excel_helpers import (
     HOUSE_HEADERS,
@@ -253,14 +252,9 @@ def test_streamed_import_of_thousands_of_rows_with_progress(sessions, app, tmp_p
     assert (again.imported_rows, again.conflicts) == (len(rows), 0) and "未变 " + str(len(rows)) in again.message
 
 
-def test_cli_imports_with_progress_and_exit_codes(sessions, app, tmp_path, monkeypatch):
+def test_cli_imports_with_progress_and_exit_codes(sessions, app, tmp_path, monkeypatch, cli_on_app):
     from gridgov.cli import app as cli
 
-    settings = app.state.settings
-    monkeypatch.setenv("GRIDGOV_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GRIDGOV_VAR_DIR", str(settings.var_dir))
-    monkeypatch.setenv("GRIDGOV_DATA_KEY", TEST_DATA_KEY)
-    monkeypatch.setenv("GRIDGOV_SECRET_KEY", "test-secret-key")
     good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
     number = fake_id()
     good.write_bytes(residents_xlsx([person(number, GRID, "命令行甲")]))

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from gridgov.people import import_kinds, imports
 from gridgov.people.models import Building, House, Residence, Resident, ResidentTag
-from tests.conftest import TEST_DATA_KEY
 from tests.people.conftest import COMMUNITY, GRID, fake_id, fake_phone
 from tests.people.excel_helpers import HOUSE_HEADERS, RELATION_HEADERS, person, principal, residents_xlsx, upload, xlsx
 
@@ -139,14 +138,9 @@ def test_good_rows_that_fails_while_writing_says_what_it_wrote(client, auth, ses
     assert "2 rows were written before it stopped" in en["message"]
 
 
-def test_cli_all_or_nothing_that_fails_while_writing_writes_nothing(sessions, app, tmp_path, monkeypatch):
+def test_cli_all_or_nothing_that_fails_while_writing_writes_nothing(sessions, app, tmp_path, monkeypatch, cli_on_app):
     from gridgov.cli import app as cli
 
-    settings = app.state.settings
-    monkeypatch.setenv("GRIDGOV_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("GRIDGOV_VAR_DIR", str(settings.var_dir))
-    monkeypatch.setenv("GRIDGOV_DATA_KEY", TEST_DATA_KEY)
-    monkeypatch.setenv("GRIDGOV_SECRET_KEY", "test-secret-key")
     _failing_second_batch(monkeypatch)
     path = tmp_path / "five.xlsx"
     path.write_bytes(residents_xlsx([person(fake_id(), GRID, f"命令行全无{i}") for i in range(5)]))
