@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridgov.core.db import Base, UTCDateTime, utcnow
@@ -24,6 +24,10 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The staff member's mobile, for the SMS gateway: AES-GCM (context `user.mobile`), with a masked
+    # copy for screens; like residents' and reporters' phones, never stored in the clear.
+    mobile_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mobile_masked: Mapped[str] = mapped_column(String(20), default="")
 
     region: Mapped[Region] = relationship(lazy="joined")
 

@@ -269,6 +269,17 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def internal_error(request: Request) -> tuple[AppError, str]:
+    """Logs the exception being handled with the request's id and returns the error to answer with,
+    which shows that id: a user's screenshot of the message then leads to the log line with the
+    traceback. Call it from an `except` block."""
+    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id", "-")
+    log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, request_id,
+                  extra={"fields": {"request_id": request_id, "method": request.method, "path": request.url.path}})
+    return AppError("服务器内部错误，已记录，请稍后重试（请求编号 {request_id}）", code="internal_error",
+                    request_id=request_id), request_id
+
+
 def install_error_handlers(app: FastAPI) -> None:
     def lang_of(request: Request) -> str:
         return getattr(request.state, "lang", "zh")
@@ -316,14 +327,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Starlette answers this one from outside the request middleware, so the id that middleware
-        # put on every other response is put on here, and shown and logged: a user's screenshot of the
-        # message then leads to the log line with the traceback.
-        request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id", "-")
-        log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, request_id,
-                      extra={"fields": {"request_id": request_id, "method": request.method,
-                                        "path": request.url.path}})
-        err = AppError("服务器内部错误，已记录，请稍后重试（请求编号 {request_id}）", code="internal_error",
-                       request_id=request_id)
+        # put on every other response is put on here.
+        err, request_id = internal_error(request)
         response = respond(request, 500, err.body(lang_of(request)))
         response.headers["x-request-id"] = request_id
         return response

@@ -280,7 +280,6 @@ EN: dict[str, str] = {
     "该点 ({lon}, {lat}) 不在任何网格内": "The point ({lon}, {lat}) is not inside any grid",
     "请求方法不允许": "Method not allowed",
     "请求格式不正确": "The request is malformed",
-    "服务器内部错误，已记录，请稍后重试": "Internal error; it has been logged, please try again later",
     "服务器内部错误，已记录，请稍后重试（请求编号 {request_id}）":
         "Internal error; it has been logged, please try again later (request {request_id})",
     "用户名或密码错误": "Wrong username or password",

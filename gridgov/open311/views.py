@@ -9,7 +9,6 @@ here the same way. Reading needs no key (as the spec says); filing needs an `api
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,7 +23,7 @@ from starlette.routing import Match
 from gridgov.cases.views import Ctx
 from gridgov.core.db import utcnow
 from gridgov.core.deps import DB
-from gridgov.core.errors import AppError, Conflict, ValidationFailed, problem_from_pydantic
+from gridgov.core.errors import AppError, Conflict, ValidationFailed, internal_error, problem_from_pydantic
 from gridgov.core.i18n import translate
 from gridgov.open311 import service
 from gridgov.open311.formats import FORMATS, errors_response, render
@@ -34,7 +33,6 @@ PREFIX = "/open311/v2"
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = datetime.fromisoformat("2026-11-21T00:00:00+08:00")  # when this API last changed (the discovery
 # document's changeset, unless a service changed since)
-log = logging.getLogger("gridgov.open311")
 # Our field names → the spec's, for the platform's validation errors.
 FIELD_NAMES = {"location": "lat/long", "item_code": "service_code", "address": "address_string",
                "reporter_name": "first_name/last_name", "reporter_phone": "phone"}
@@ -84,9 +82,8 @@ class Open311Route(APIRoute):
                 message = exc.body(lang)["error"]["message"]  # translated as the platform translates it
                 return errors_response(_format_of(request), _http_status(exc.status), [message])
             except Exception:
-                log.exception("open311: unhandled error on %s %s", request.method, request.url.path)
-                return errors_response(_format_of(request), 500,
-                                       [translate("服务器内部错误，已记录，请稍后重试", lang)])
+                err, _ = internal_error(request)
+                return errors_response(_format_of(request), 500, [err.body(lang)["error"]["message"]])
 
         return spec_errors
 

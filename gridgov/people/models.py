@@ -241,6 +241,7 @@ class ImportRun(Base):
     """An Excel import: progress for the page and the CLI, and where the error workbook is."""
 
     __tablename__ = "import_runs"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_import_runs_user_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(12))  # residents | houses | relations | tags
@@ -256,6 +257,8 @@ class ImportRun(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     error_file: Mapped[str] = mapped_column(String(300), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The uploader's Idempotency-Key (or the upload form's own): a resent upload finds its first run.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Written with every batch while queued or running: a run whose heartbeat stops has lost its process.

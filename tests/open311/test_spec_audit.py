@@ -3,6 +3,7 @@ disagreed: each test names the rule it holds the API to."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,8 @@ from sqlalchemy import select, update
 from gridgov.cases.models import Case
 from gridgov.catalog.models import CatalogItem, Category
 from gridgov.core.db import utcnow
+from gridgov.core.logs import JsonFormatter
+from tests.core.test_errors_ops import request_log
 from tests.open311.conftest import DISPATCHER, V2, case_by_number, handler_username, items_at
 from tests.open311.test_requests import REQUEST_FIELDS, created, numbers, one
 from tests.open311.test_services import assert_spec_error, xml_of
@@ -198,3 +201,28 @@ def test_a_json_body_is_refused_with_a_clear_error(api, db_sessions):
     assert "application/x-www-form-urlencoded" in text
     en = assert_spec_error(api.post(f"{V2}/requests.xml", json=body, headers={"Accept-Language": "en"}), 400)
     assert en.startswith("The request body must be")
+
+
+# --- errors: the spec's shape, even for our own failures ---
+
+def test_a_server_error_is_in_the_spec_shape_and_names_its_request_id(api, monkeypatch):
+    """A 500 inside Open311 is answered in the spec's error list (a civic client parses that), and
+    like every other 500 of the platform it shows the request's id, which the log line carries with
+    the traceback; the exception's text is not shown."""
+    from gridgov.open311 import service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals: password=hunter2")
+
+    monkeypatch.setattr(service, "find_requests", broken)
+    with request_log("gridgov.errors") as failures:
+        text = assert_spec_error(api.get(f"{V2}/requests.json", headers={"X-Request-ID": "req-311"}), 500)
+        xml = api.get(f"{V2}/requests.xml", headers={"X-Request-ID": "req-311-en", "Accept-Language": "en"})
+    assert text == "服务器内部错误，已记录，请稍后重试（请求编号 req-311）"
+    assert assert_spec_error(xml, 500) == (
+        "Internal error; it has been logged, please try again later (request req-311-en)")
+    assert xml.headers["x-request-id"] == "req-311-en"
+    errors = [json.loads(JsonFormatter().format(r)) for r in failures]
+    assert [x["request_id"] for x in errors] == ["req-311", "req-311-en"]
+    assert all("hunter2" in x["exc"] for x in errors)  # the traceback is the operator's, in the log
+    assert "hunter2" not in text + xml.text
