@@ -214,3 +214,29 @@ def test_the_console_map_draws_the_grids_and_colours_a_cluster_by_its_most_urgen
     assert clusters["mine"] == 3 and clusters["clustered"]
     assert "red" in clusters["cls"].split()
     ctx.close()
+
+
+def test_the_console_shows_a_new_report_without_a_reload(browser, live_server, sessions):
+    """The dispatcher's console is live: a case a grid worker reports elsewhere appears in its list
+    and on its map through the server-sent events, while the page stays as it is (no reload)."""
+    with sessions() as db:
+        grid = shapely.from_geojson(db.get(Region, GRID).geometry)
+    spot = shapely.Polygon(grid.exterior).buffer(-0.0003).representative_point()
+    ctx, page = log_in(browser, live_server, "dispatcher")
+    page.goto(f"{live_server}/console")
+    page.wait_for_selector("#case-map[data-loaded]")
+    page.wait_for_function("() => !document.getElementById('live').classList.contains('offline')")
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+    shown_before = int(page.get_attribute("#case-map", "data-loaded"))
+
+    with httpx.Client(base_url=live_server, timeout=10) as web:
+        token = web.post("/api/v1/auth/token", data={"username": WORKER, "password": "demo-2026"}).json()
+        made = web.post("/api/v1/cases", headers={"Authorization": f"Bearer {token['access_token']}"},
+                        json={"description": "控制台实时测试：人行道井盖缺失", "lon": spot.x, "lat": spot.y}).json()
+
+    page.wait_for_selector(f"#rows a[href='/cases/{made['id']}']", timeout=15000)
+    assert made["number"] in page.locator("#rows").inner_text()
+    page.wait_for_function("(n) => Number(document.getElementById('case-map').dataset.loaded) > n",
+                           arg=shown_before, timeout=15000)
+    assert page.evaluate("() => window.sameDocument") is True
+    ctx.close()
