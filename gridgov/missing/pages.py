@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who
 from gridgov.core.errors import AppError, FieldProblem, ValidationFailed
+from gridgov.core.i18n import translate
 from gridgov.core.uploads import image_path
 from gridgov.missing import service
 from gridgov.missing.models import MissingAlert
@@ -170,10 +171,13 @@ def _alert_page(request, db, who, alert_id: int, status_code: int = 200, errors=
     alert = service.get_alert(db, who, alert_id)
     out = AlertOut.many(db, [alert], events=True)[0]
     person = PersonOut.many(db, data_cipher(settings), [service.get_alert_person(db, who, alert.person_id)])[0]
+    lang = request.state.lang
+    placed = [e for e in out.events if e.lon is not None]
     map_data = json.dumps({"lon": out.lon, "lat": out.lat, "radius": out.radius_m,
+                           "seen_label": translate("最后出现", lang), "home_label": translate("住址", lang),
                            "home": [person.home_lon, person.home_lat] if person.home_lon is not None else None,
-                           "events": [{"lon": e.lon, "lat": e.lat, "kind": e.kind, "label": e.kind_label}
-                                      for e in out.events if e.lon is not None]})
+                           "events": [{"lon": e.lon, "lat": e.lat, "kind": e.kind,
+                                       "label": translate(e.kind_label, lang)} for e in placed]})
     return render(request, "missing/alert.html", status_code=status_code, a=out, p=person, map_data=map_data,
                   errors=errors or {}, can_report=who.can("missing.report"),
                   can_register=who.can("people.read"),

@@ -5,6 +5,8 @@ police; not a far grid), one open alert per person, sightings, versions, found, 
 from __future__ import annotations
 
 import html
+import json
+import re
 
 import shapely
 from sqlalchemy import func, select
@@ -126,8 +128,6 @@ def test_the_pages_show_the_registry_and_the_alert_map(client, auth, resident, s
     assert listing.status_code == 200 and f"/missing/{p['id']}" in listing.text
     page = client.get(f"/missing/{p['id']}", headers=PAGE_HEADERS)
     assert 'data-testid="report-form"' in page.text and "13907330001" not in page.text
-    import re
-
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     r = client.post(f"/missing/{p['id']}/report", data={"csrf_token": token, "lon": lon, "lat": lat,
                                                       "place": "广场", "radius_m": "3000"},
@@ -136,6 +136,10 @@ def test_the_pages_show_the_registry_and_the_alert_map(client, auth, resident, s
     alert = client.get(r.headers["location"], headers=PAGE_HEADERS)
     assert 'data-testid="alert-map"' in alert.text and '"radius": 3000' in html.unescape(alert.text)
     assert "摄像头登记后" in alert.text and 'data-testid="sighting-form"' in alert.text
+    english = client.get(r.headers["location"], headers={**PAGE_HEADERS, "Accept-Language": "en"})
+    for shown, seen, kind in ((alert, "最后出现", "报告走失"), (english, "Last seen", "Report missing")):
+        data = json.loads(html.unescape(re.search(r"data-map='([^']*)'", shown.text).group(1)))
+        assert (data["seen_label"], data["events"][0]["label"]) == (seen, kind)  # the map speaks the page's language
     login(client, "bmgaj01")
     assert client.get(r.headers["location"], headers=PAGE_HEADERS).status_code == 200
 

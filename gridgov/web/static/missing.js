@@ -21,11 +21,12 @@
     const d = JSON.parse(alertMap.dataset.map);
     const map = blank(alertMap);
     const seen = L.latLng(d.lat, d.lon);
-    const circle = L.circle(seen, { radius: d.radius, color: "#c62828", weight: 2, fillOpacity: 0.06 }).addTo(map);
-    L.circleMarker(seen, { radius: 8, color: "#c62828", fillOpacity: 0.9 }).bindTooltip("最后出现 / Last seen").addTo(map);
-    if (d.home) L.circleMarker([d.home[1], d.home[0]], { radius: 7, color: "#1565c0" }).bindTooltip("住址 / Home").addTo(map);
+    L.circle(seen, { radius: d.radius, color: "#c62828", weight: 2, fillOpacity: 0.06 }).addTo(map);
+    L.circleMarker(seen, { radius: 8, color: "#c62828", fillOpacity: 0.9 }).bindTooltip(d.seen_label).addTo(map);
+    if (d.home) L.circleMarker([d.home[1], d.home[0]], { radius: 7, color: "#1565c0" }).bindTooltip(d.home_label).addTo(map);
     d.events.forEach((e) => L.circleMarker([e.lat, e.lon], { radius: 5, color: "#6a1b9a" }).bindTooltip(e.label).addTo(map));
-    map.fitBounds(circle.getBounds());
+    // Not circle.getBounds(): a circle added before the map has a view is not on it yet, and that threw.
+    map.fitBounds(seen.toBounds(2 * d.radius));
     const form = document.querySelector("[data-testid=sighting-form]");
     if (form) picker(map, form);
   }
