@@ -881,3 +881,9 @@ def pick_language(request: Request, default: str) -> str:
 def translate(text: str, lang: str, **params: object) -> str:
     template = EN.get(text, text) if lang == "en" else text
     return template.format(**params) if params else template
+
+
+# --- people imports: a resent upload (gridgov/people/import_views.py) ---
+EN.update({
+    "重复提交": "Sent twice",
+})

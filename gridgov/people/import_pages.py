@@ -1,8 +1,10 @@
 """Pages: /people/import (upload, progress, error download) and /people/conflicts (settle what
-imports set aside). They call the same functions as the API in gridgov/people/import_views.py."""
+imports set aside). They call the same functions as the API in gridgov/people/import_views.py; the
+upload form's hidden idempotency_key is the API's Idempotency-Key header."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -21,8 +23,14 @@ router = APIRouter(include_in_schema=False)
 PAGE = 100
 
 
-def _form(request: Request, **extra):
-    return render(request, "people/import.html", kinds=sheets.KIND_NAMES, modes=sheets.MODES, **extra)
+def _form(request: Request, key: str = "", **extra):
+    """The upload form, carrying an idempotency key of its own (a new one unless the form comes back
+    with an error, when it keeps the one it was sent with: a refusal spends no key). Never kept in
+    the browser's cache: a page brought back by 返回 gets a new key, so the next file is a new import."""
+    response = render(request, "people/import.html", kinds=sheets.KIND_NAMES, modes=sheets.MODES,
+                      key=key or uuid.uuid4().hex, **extra)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/people/import")
@@ -34,16 +42,19 @@ def import_page(request: Request, db: DB, who: Who):
 @router.post("/people/import")
 async def import_submit(request: Request, db: DB, who: Who, file: Annotated[UploadFile, File()],
                         kind: Annotated[str, Form()] = "residents", mode: Annotated[str, Form()] = "all_or_nothing",
-                        source: Annotated[str, Form()] = ""):
+                        source: Annotated[str, Form()] = "", idempotency_key: Annotated[str, Form()] = ""):
+    """Starts the import and shows its progress page; the same form sent again (a double click, the
+    browser resending it) shows the first run's instead of starting another."""
     try:
-        run = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file)
+        started = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file,
+                                          idempotency_key)
     except AppError as exc:
         db.rollback()
         body = exc.body(getattr(request.state, "lang", "zh"))["error"]
-        return _form(request, runs=imports.my_runs(db, who), progress_of=imports.progress_of,
-                     status_code=exc.status, error=body["message"], fields=body["fields"],
-                     chosen={"kind": kind, "mode": mode, "source": source})
-    return RedirectResponse(f"/people/import/{run.id}", status_code=303)
+        return _form(request, key=idempotency_key[:imports.KEY_LIMIT], runs=imports.my_runs(db, who),
+                     progress_of=imports.progress_of, status_code=exc.status, error=body["message"],
+                     fields=body["fields"], chosen={"kind": kind, "mode": mode, "source": source})
+    return RedirectResponse(f"/people/import/{started.run.id}", status_code=303)
 
 
 @router.get("/people/import/{run_id:int}")

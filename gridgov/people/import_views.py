@@ -4,23 +4,28 @@ An upload is stored under var/imports and answered at once with a queued run; a 
 works through it (at most IMPORT_THREADS at a time) and the caller polls the run for progress, then
 fetches the error workbook. Open conflicts that imports left for a person to settle are listed
 here; they are settled with `POST /api/v1/resident-conflicts/{id}/{keep|replace}`.
+
+An upload may carry an `Idempotency-Key` (DESIGN §10), the page's form its own: a resend (a
+browser retry, a double click, a client whose answer was lost) answers with the first run, 200
+instead of 202, and neither stores the file again nor starts anything.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from gridgov.accounts.access import Principal
 from gridgov.core.deps import DB, Who
-from gridgov.core.errors import NotFound
+from gridgov.core.errors import Conflict, NotFound
 from gridgov.core.excel import XLSX, xlsx_response
 from gridgov.people import exports, imports, sheets
 from gridgov.people.models import ImportRun, Resident, ResidentConflict, TagKind
@@ -90,15 +95,40 @@ def template_bytes(db, kind: str) -> bytes:
     return sheets.template_workbook(kind, tag_kinds(db) if kind == "tags" else None)
 
 
+@dataclass
+class Started:
+    run: ImportRun
+    created: bool  # False: the run of an earlier upload with the same Idempotency-Key
+
+
 def start_import(request: Request, db, who: Principal, kind: str, mode: str, source: str,
-                 upload: UploadFile) -> ImportRun:
-    """Creates the run (checking permission and choices before the file is stored), stores the
-    upload, commits, and starts the background thread."""
+                 upload: UploadFile, idempotency_key: str | None = None) -> Started:
+    """Checks permission and choices, then (unless the key names an earlier run of the caller's,
+    which is answered as it stands) stores the upload, checks that it is a workbook, creates the
+    run, commits, and starts the background thread. A refusal makes no run and leaves no file, so
+    the key stays free for the corrected upload. Two uploads with one key at once: the second's
+    INSERT finds it taken (on PostgreSQL once the first commits), and it answers with that run."""
     app = request.app
     ctx = people_context(app.state.settings)
-    run = imports.create_run(db, who, kind, mode, upload.filename or "", source)
+    key = idempotency_key or None
+    imports.check_choices(who, kind, mode, source, key)
+    earlier = imports.run_for_key(db, who, key)
+    if earlier is not None:
+        return Started(earlier, False)
     path = imports.save_upload(ctx, upload.file, MAX_UPLOAD)
-    db.commit()
+    try:
+        imports.check_workbook(path)
+        run = imports.create_run(db, who, kind, mode, upload.filename or "", source, key)
+        db.commit()
+    except BaseException as exc:
+        path.unlink(missing_ok=True)  # no run of this request names it: it must not stay behind
+        if not (isinstance(exc, Conflict) and exc.code == "idempotency_race"):
+            raise
+        db.rollback()
+        earlier = imports.run_for_key(db, who, key)
+        if earlier is None:  # the other upload with this key was rolled back after all: try again
+            raise
+        return Started(earlier, False)
     sessions, run_id = app.state.sessions, run.id
 
     def work() -> None:
@@ -106,7 +136,7 @@ def start_import(request: Request, db, who: Principal, kind: str, mode: str, sou
             imports.process_run(sessions, ctx, who, run_id, path, delete_file=True)
 
     threading.Thread(target=work, name=f"import-{run_id}", daemon=True).start()
-    return run
+    return Started(run, True)
 
 
 @router.get("/people/templates/{kind}.xlsx", response_class=FileResponse,
@@ -117,13 +147,20 @@ def template(kind: str, db: DB, who: Who):
     return xlsx_response(template_bytes(db, kind), f"{sheets.KIND_NAMES.get(kind, kind)}导入模板.xlsx")
 
 
-@router.post("/people/imports", response_model=ImportRunOut, status_code=202)
+@router.post("/people/imports", response_model=ImportRunOut, status_code=202,
+             responses={200: {"model": ImportRunOut,
+                              "description": "An earlier upload of the caller's had this Idempotency-Key: its run, "
+                                             "as it stands; nothing was stored or started"}})
 async def upload(request: Request, db: DB, who: Who, file: Annotated[UploadFile, File()],
                  kind: Annotated[str, Form()] = "residents", mode: Annotated[str, Form()] = "all_or_nothing",
-                 source: Annotated[str, Form()] = ""):
-    """Queues an import (multipart: kind, mode, source, file) and answers with the run to poll."""
-    run = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file)
-    return ImportRunOut.of(run, lang_of(request))
+                 source: Annotated[str, Form()] = "",
+                 idempotency_key: Annotated[str | None, Header(max_length=imports.KEY_LIMIT)] = None):
+    """Queues an import (multipart: kind, mode, source, file) and answers with the run to poll (202).
+    With an `Idempotency-Key` header (up to 200 characters, the caller's own), a resend answers
+    with the first run instead (200) and imports nothing again; a refused upload (422) spends no key."""
+    started = await run_in_threadpool(start_import, request, db, who, kind, mode, source, file, idempotency_key)
+    out = ImportRunOut.of(started.run, lang_of(request))
+    return JSONResponse(out.model_dump(mode="json"), status_code=202 if started.created else 200)
 
 
 def lang_of(request: Request) -> str:

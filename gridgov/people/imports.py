@@ -61,7 +61,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.accounts.access import Principal
-from gridgov.core.errors import AppError, FieldProblem, NotFound, ValidationFailed
+from gridgov.core.db import add_unique
+from gridgov.core.errors import AppError, Conflict, FieldProblem, NotFound, ValidationFailed
 from gridgov.core.i18n import translate
 from gridgov.core.xlsx_stream import NotAWorkbook, XlsxReader
 from gridgov.people import sheets
@@ -102,6 +103,7 @@ CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 compound file: an old .xls,
 ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream an encrypted .xlsx is held in
 TICK_SECONDS = 0.5  # the run row's progress is written at most this often
 KINDS = tuple(sheets.KIND_NAMES)
+KEY_LIMIT = 200  # characters of an Idempotency-Key (ImportRun.idempotency_key)
 Progress = Callable[[int, int], None]
 
 
@@ -172,8 +174,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_run(db: Session, who: Principal, kind: str, mode: str, filename: str, source: str) -> ImportRun:
-    """A queued run (the caller commits); checks the permission and the choices first."""
+def check_choices(who: Principal, kind: str, mode: str, source: str, idempotency_key: str | None = None) -> str:
+    """Checks the permission and the choices of a run to be made; returns the source as stored."""
     who.require("people.manage")
     problems = {}
     if kind not in KINDS:
@@ -183,13 +185,43 @@ def create_run(db: Session, who: Principal, kind: str, mode: str, filename: str,
     source = (source or "").strip()
     if len(source) > 60:
         problems["source"] = FieldProblem("长度不能超过 {limit}", limit=60)
+    if idempotency_key is not None and len(idempotency_key) > KEY_LIMIT:
+        problems["idempotency_key"] = FieldProblem("长度不能超过 {limit}", limit=KEY_LIMIT)
     if problems:
         raise ValidationFailed(problems)
+    return source
+
+
+def create_run(db: Session, who: Principal, kind: str, mode: str, filename: str, source: str,
+               idempotency_key: str | None = None) -> ImportRun:
+    """A queued run (the caller commits); checks the permission and the choices first.
+
+    With an `idempotency_key` (the uploader's, unique per user) the run claims it as it is
+    written; a key already taken raises the `idempotency_race` Conflict (on PostgreSQL after
+    waiting for the transaction that took it to end), and the caller rolls back and reads that
+    run (`run_for_key`). Nothing is written then."""
+    source = check_choices(who, kind, mode, source, idempotency_key)
+    key = idempotency_key if idempotency_key and who.user_id else None
     run = ImportRun(kind=kind, mode=mode, filename=(filename or "")[-200:], source=source or who.display_name,
-                    status="queued", user_id=who.user_id or None, created_at=_now(), heartbeat_at=_now())
-    db.add(run)
-    db.flush()
+                    status="queued", user_id=who.user_id or None, created_at=_now(), heartbeat_at=_now(),
+                    idempotency_key=key)
+    if key is None:
+        db.add(run)
+        db.flush()
+    elif not add_unique(db, run):
+        raise Conflict("重复提交", code="idempotency_race")
     return run
+
+
+def run_for_key(db: Session, who: Principal, idempotency_key: str | None) -> ImportRun | None:
+    """The caller's run made by an upload with this Idempotency-Key, as `get_run` shows it; None if
+    there is none. Keys are the uploader's own: another user's run with the same key is not found.
+    A caller without a user account (the CLI's system principal) has no keys."""
+    if not idempotency_key or not who.user_id:
+        return None
+    run_id = db.scalar(select(ImportRun.id).where(ImportRun.user_id == who.user_id,
+                                                  ImportRun.idempotency_key == idempotency_key))
+    return None if run_id is None else get_run(db, who, run_id)
 
 
 def run_import(sessions: sessionmaker[Session], ctx: PeopleContext, who: Principal, kind: str, path,
@@ -971,3 +1003,14 @@ def save_upload(ctx: PeopleContext, stream, limit: int) -> Path:
         os.unlink(path)
         raise ValidationFailed({"file": FieldProblem("必填")})
     return path
+
+
+def check_workbook(path: Path) -> None:
+    """Refuses a stored upload that is no .xlsx workbook at all (an old .xls or WPS .et file, one
+    with an open password, anything else), before a run is made for it: the uploader is told at
+    once, on the form, and no run (nor an Idempotency-Key) is spent on it. Only the archive's
+    directory and its list of sheets are read; the sheets' columns are the run's to check."""
+    try:
+        XlsxReader(path).close()
+    except NotAWorkbook:
+        raise ValidationFailed({"file": FieldProblem(_not_a_workbook(path))}) from None

@@ -159,8 +159,9 @@ def test_refusals_before_anything_is_stored(client, auth):
     assert r.status_code == 403  # a leader reads the register but does not import
     r = client.post("/api/v1/people/imports", headers=auth(WORKER), data={"kind": "cars", "mode": "x"}, files=files)
     assert r.status_code == 422 and set(r.json()["error"]["fields"]) == {"kind", "mode"}
-    run = upload(client, auth(WORKER), b"not a workbook")
-    assert run["status"] == "failed" and "不是有效的 Excel" in run["message"]
+    r = client.post("/api/v1/people/imports", headers=auth(WORKER), data={"kind": "residents"},
+                    files={"file": ("a.xlsx", b"not a workbook", "application/octet-stream")})
+    assert r.status_code == 422 and "不是有效的 Excel" in r.json()["error"]["fields"]["file"]
     run = upload(client, auth(WORKER), xlsx({"居民": (["姓名", "电话"], [{"姓名": "甲"}])}))
     assert run["status"] == "failed" and "缺少必填列" in run["message"] and "证件号码" in run["message"]
     # Someone else's run is not found, nor its errors.
