@@ -125,3 +125,45 @@ def test_a_grid_worker_adds_a_building_and_a_home(browser, live_server, sessions
         homes = db.scalars(select(House).where(House.building_id == building.id)).all()
         assert [(h.unit, h.room, h.floor, h.area_m2, h.use, h.rented) for h in homes] == [
             ("1", "302", 3, 86.5, "住宅", True)]
+
+
+def test_an_import_on_the_page_shows_its_progress_and_the_bad_rows_to_download(browser, live_server, sessions,
+                                                                                 tmp_path):
+    """A community admin uploads 3 good rows and 1 with a wrong check digit, good rows only: the run's
+    page follows it to the end by itself and offers the error workbook, which names the bad row and why.
+    (A resent form is tests/people/test_import_resend.py's: chromium sends a double click once.)"""
+    import io
+
+    from openpyxl import load_workbook
+
+    from gridgov.people.models import ImportRun
+    from tests.people.excel_helpers import person, residents_xlsx
+
+    good = [fake_id("19500101"), fake_id("19600202"), fake_id("19700303")]
+    bad = fake_id("19800404")
+    bad = bad[:-1] + ("0" if bad[-1] != "0" else "1")  # its check character no longer matches
+    name = f"页面导入{fake_id()[-6:]}.xlsx"
+    path = tmp_path / name
+    path.write_bytes(residents_xlsx([person(n, GRID, name=f"导入{i}") for i, n in enumerate(good)]
+                                    + [person(bad, GRID, name="号码错")]))
+
+    context, page = log_in(browser, live_server, COMMUNITY)
+    page.goto(f"{live_server}/people/import")
+    form = page.locator("[data-testid=import-form]")
+    form.locator("input[name=source]").fill("民政局")
+    form.locator("input[name=mode][value=good_rows]").check()
+    form.locator("input[name=file]").set_input_files(str(path))
+    form.locator("button.primary").click()
+    page.wait_for_url(f"{live_server}/people/import/*")
+    page.wait_for_selector("[data-testid=import-progress][data-status=done]", timeout=30000)
+    assert page.locator("[data-testid=imported]").inner_text() == "3"
+    assert page.locator("[data-testid=bad]").inner_text() == "1"
+    with page.expect_download() as download:
+        page.click("[data-testid=error-download]")
+    sheet = load_workbook(io.BytesIO(download.value.path().read_bytes()))["错误明细"]
+    reasons = [row[4] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(reasons) == 1 and "校验" in reasons[0]
+    context.close()
+    with sessions() as db:
+        runs = db.scalars(select(ImportRun).where(ImportRun.filename == name)).all()
+        assert [(r.source, r.mode, r.imported_rows) for r in runs] == [("民政局", "good_rows", 3)]
