@@ -13,8 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OUTBOX_KEEP_DAYS_MAX = 3650  # ten years: far beyond any need, and short of overflowing a date
 
 
 class Settings(BaseSettings):
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
                                 "(with their houses, tags, visits and services); 0 for none.")
     import_files_days: int = Field(default=7, ge=1, le=365, description="Days an import's error workbook is kept "
                                    "(it holds the bad rows as uploaded, personal data in the clear).")
+    outbox_keep_days: int = Field(
+        default=30, description="Days a delivered (sent) notification is kept in the outbox, then deleted by the "
+        "hourly job notify.prune_outbox; 1 to 3650. Messages still waiting and those given up (until an "
+        "administrator sends them again) are never deleted by age, nor the in-app notices users read.")
     missing_radius_m: int = Field(default=2000, ge=100, le=50000,
                                   description="Default search radius (m) of a missing-person report.")
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")
@@ -63,6 +69,18 @@ class Settings(BaseSettings):
         "recycling connections lets the kernel spread them again, so one worker is not left with all of them.")
     log_json: bool = True
     log_level: str = "INFO"
+
+    @field_validator("outbox_keep_days")
+    @classmethod
+    def _outbox_keep_days_in_range(cls, days: int) -> int:
+        # 0 is refused rather than guessed at: to some it reads "delete at once", to others "keep for ever".
+        if not 1 <= days <= OUTBOX_KEEP_DAYS_MAX:
+            raise ValueError(f"GRIDGOV_OUTBOX_KEEP_DAYS 必须是 1 到 {OUTBOX_KEEP_DAYS_MAX} 之间的天数"
+                             f"（已发送的通知在发件箱中保留多久）/ must be a number of days from 1 to "
+                             f"{OUTBOX_KEEP_DAYS_MAX}: how long a "
+                             f"delivered notification stays in the outbox before it is deleted (got {days}; 0 does "
+                             f"not mean 'for ever': to keep them long, give a large number)")
+        return days
 
     @cached_property
     def resolved_database_url(self) -> str:

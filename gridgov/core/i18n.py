@@ -887,3 +887,11 @@ def translate(text: str, lang: str, **params: object) -> str:
 EN.update({
     "重复提交": "Sent twice",
 })
+
+
+# --- outbox retention (gridgov/notify/retention.py, the /admin/outbox page) ---
+EN.update({
+    "已发送的消息保留 {days} 天后自动删除；待投递和已放弃的消息不会因时间删除，站内通知不受影响。":
+        "Delivered messages are deleted after {days} days; waiting and given-up messages are never deleted for "
+        "their age, and the in-app notices users read are not touched.",
+})

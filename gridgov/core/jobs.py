@@ -200,7 +200,11 @@ def install_in_process(app, jobs: Iterable[Job] | None = None) -> None:
 def worker_command(
         once: bool = typer.Option(False, "--once", help="每个任务只运行一次后退出 / Run each job once and exit."),
         verbose: bool = typer.Option(False, "--verbose", "-v",
-                                     help="也显示无事可做的运行 / Also print runs that had nothing to do.")) -> None:
+                                     help="也显示无事可做的运行 / Also print runs that had nothing to do."),
+        only: list[str] = typer.Option([], "--job", "-j", metavar="NAME",
+                                       help="只运行这些任务（可重复），如 notify.prune_outbox；结果总会显示 / Run only "
+                                            "these jobs (repeatable), e.g. notify.prune_outbox; results always shown."),
+) -> None:
     """运行后台任务（通知投递等），按 Ctrl-C 停止 / Run background jobs until Ctrl-C."""
     import signal
 
@@ -212,6 +216,15 @@ def worker_command(
     from gridgov.core.logs import configure_logging
 
     console = Console()
+    jobs = registered_jobs()
+    if only:
+        unknown = sorted(set(only) - {j.name for j in jobs})
+        if unknown:
+            Console(stderr=True).print(f"[red]没有这个任务 (no such job):[/red] {escape(', '.join(unknown))}; "
+                                       f"可用 (known): {', '.join(j.name for j in jobs)}", highlight=False)
+            raise typer.Exit(2)
+        jobs = [j for j in jobs if j.name in only]
+        verbose = True  # asked for by name: say what it did, even nothing
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.resolved_database_url)
@@ -219,7 +232,6 @@ def worker_command(
         Console(stderr=True).print("[red]数据库尚未迁移或版本落后。[/red] 请先运行：[bold]gridgov migrate[/bold]  "
                                    "(The database is not migrated: run `gridgov migrate` first.)")
         raise typer.Exit(2)
-    jobs = registered_jobs()
 
     def show(outcome: JobResult) -> None:
         if outcome.ok and not outcome.result and not verbose:

@@ -1,15 +1,35 @@
-"""The notification worker job: drain the outbox every few seconds."""
+"""The notification jobs: drain the outbox every few seconds; delete what was delivered long ago hourly."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
+from gridgov.core.db import utcnow
 from gridgov.core.jobs import Job, register
+from gridgov.notify import retention
+from gridgov.notify.models import OutboxMessage
+from gridgov.notify.retention import Position, PruneReport
 from gridgov.notify.service import DeliveryReport, deliver_due
+
+log = logging.getLogger("gridgov.notify")
 
 BATCH = 100
 MAX_BATCHES_PER_RUN = 10
+PRUNE_BATCH = 5000  # rows deleted per transaction
+# A run stops after this long and the next one goes on: jobs take turns in one thread (in-process, or
+# `gridgov worker`), and a first run over a year of messages must not hold up delivery for minutes.
+PRUNE_SECONDS = 20.0
+# Where an unfinished run stopped, per database, so the next run goes on from there rather than walk
+# again what it kept. Cleared when a run gets to the end: a message that became old behind the mark
+# meanwhile is then reached by the following run, later but never missed.
+_prune_resume: dict[str, Position] = {}
 
 
 def deliver(sessions: sessionmaker[Session], settings: Settings) -> DeliveryReport:
@@ -26,4 +46,40 @@ def deliver(sessions: sessionmaker[Session], settings: Settings) -> DeliveryRepo
     return total
 
 
+def prune_outbox(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None,
+                 batch: int = PRUNE_BATCH, seconds: float = PRUNE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic,
+                 resume: dict[str, Position] | None = None) -> PruneReport:
+    """Deletes the messages sent more than `settings.outbox_keep_days` before `now`, `batch` at a
+    time, each batch committed on its own, for up to `seconds` (see `gridgov.notify.retention`)."""
+    resume = _prune_resume if resume is None else resume
+    before = retention.cutoff(now or utcnow(), settings.outbox_keep_days)
+    report = PruneReport(settings.outbox_keep_days)
+    with sessions() as db:
+        where = db.get_bind().url.render_as_string(hide_password=True)
+        newest = db.scalar(select(func.max(OutboxMessage.id)))
+    if newest is None:
+        return report
+    position = resume.pop(where, None)
+    started = clock()
+    while True:
+        with sessions() as db:
+            deleted, position = retention.delete_delivered(db, before, below_id=newest, after=position, batch=batch)
+            db.commit()
+        report.deleted += deleted
+        report.batches += 1
+        if position is None:
+            break
+        if clock() - started >= seconds:
+            report.unfinished = True
+            resume[where] = position
+            break
+    if report.deleted:
+        log.info("delivered notifications pruned", extra={"fields": {
+            "deleted": report.deleted, "batches": report.batches, "keep_days": report.keep_days,
+            "unfinished": report.unfinished}})
+    return report
+
+
 register(Job("notify.deliver", 5, deliver))
+register(Job("notify.prune_outbox", 3600, prune_outbox))

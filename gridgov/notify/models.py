@@ -32,13 +32,15 @@ class OutboxMessage(Base):
 
 
 class InboxItem(Base):
-    """A user's in-app notification. One per outbox message: a redelivery cannot duplicate it."""
+    """A user's in-app notification. One per outbox message: a redelivery cannot duplicate it. It
+    outlives its message: the outbox is pruned of delivered ones (`gridgov.notify.retention`), and
+    the reference is then set to NULL."""
 
     __tablename__ = "inbox"
     __table_args__ = (UniqueConstraint("outbox_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200))

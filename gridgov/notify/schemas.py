@@ -60,6 +60,8 @@ class GatewayOut(BaseModel):
 class OutboxStatus(BaseModel):
     channels: list[ChannelCountsOut]
     gateway: GatewayOut
+    sent_kept_days: int = Field(description="Days a delivered message stays in the outbox before it is deleted "
+                                "(GRIDGOV_OUTBOX_KEEP_DAYS); waiting and given-up messages are kept.")
 
 
 class OutboxMessageOut(BaseModel):

@@ -128,12 +128,14 @@ def read_one_page(db: DB, who: Who, item_id: int, next: Annotated[str, Form()] =
 
 def _status(db, settings) -> OutboxStatus:
     return OutboxStatus(channels=[ChannelCountsOut(**vars(c)) for c in outbox.counts(db)],
-                        gateway=GatewayOut(**vars(outbox.gateway(db, settings))))
+                        gateway=GatewayOut(**vars(outbox.gateway(db, settings))),
+                        sent_kept_days=settings.outbox_keep_days)
 
 
 @router.get("/api/v1/outbox/status", response_model=OutboxStatus, tags=["notify"])
 def outbox_status(request: Request, db: DB, who: Who):
-    """Per channel, how many messages wait and how many were given up; how the gateway is doing."""
+    """Per channel, how many messages wait and how many were given up; how the gateway is doing; how
+    many days a delivered message is kept."""
     who.require(MANAGE)
     return _status(db, request.app.state.settings)
 

@@ -3,6 +3,7 @@ gateway is doing, and sending again. On a database of its own (counts are over t
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -57,6 +58,7 @@ def test_an_admin_sees_what_was_given_up_and_why_and_sends_it_again(web, world):
     assert status.status_code == 200, status.text
     body = status.json()
     assert {c["channel"]: (c["waiting"], c["dead"]) for c in body["channels"]} == {"inbox": (0, 0), "webhook": (0, 1)}
+    assert body["sent_kept_days"] == 30  # GRIDGOV_OUTBOX_KEEP_DAYS: how long what was delivered stays
     gateway = body["gateway"]
     assert (gateway["configured"], gateway["signed"], gateway["failures"]) == (True, False, 1)
     assert "HTTP 500" in gateway["last_error"] and gateway["failing_since"]
@@ -128,8 +130,10 @@ def test_the_outbox_page_shows_a_failing_gateway_and_resends_with_its_form(web, 
     assert 'data-testid="gateway-failing"' in page.text and "ConnectError" in page.text
     assert f'data-testid="outbox-message" data-id="{hook.id}"' in page.text
     assert "事件 #7 已超时" in page.text and "alice（alice）" in page.text
+    assert "已发送的消息保留 30 天后自动删除" in page.text
     english = web.get("/admin/outbox?lang=en", headers=PAGE)
     assert "Notification delivery" in english.text and "Given up" in english.text
+    assert "Delivered messages are deleted after 30 days" in english.text
 
     r = web.post("/admin/outbox/retry", data={"id": str(hook.id)}, headers=PAGE, follow_redirects=False)
     assert r.status_code == 403  # no CSRF token
@@ -149,3 +153,32 @@ def test_the_outbox_page_is_for_admins_only(web, world):
     assert 'href="/admin/outbox"' not in web.get("/", headers=PAGE).text
 
 
+
+
+def test_a_mobile_entered_by_an_admin_reaches_the_sms_gateway(web, world):
+    """End to end: the number typed in the API is what the gateway is sent; the page that takes it
+    away leaves the gateway a null."""
+    admin = bearer(web, "root")
+    r = web.patch(f"/api/v1/users/{world.carol}", json={"mobile": "+86 139-0731-0000"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["mobile_masked"] == "139****0000" and "13907310000" not in r.text
+    with world.sessions() as db:
+        notify(db, [world.carol], "case.assigned", "事件 #5 已派给您", link="/cases/5")
+        db.commit()
+    gateway = Recorder()
+    assert deliver_due(world.sessions, world.with_webhook(), post=gateway.post).sent == 2
+    (call,) = gateway.requests
+    assert json.loads(call.content)["recipient"] == {"username": "carol", "name": "carol", "mobile": "13907310000"}
+
+    page_login(web, "root")
+    page = web.get(f"/admin/users/{world.carol}", headers=PAGE)
+    assert "139****0000" in page.text and "13907310000" not in page.text
+    form = {"csrf_token": CSRF.search(page.text).group(1), "display_name": "carol", "role": "district_dispatcher",
+            "region_code": "430203", "department_id": "", "password": "", "is_active": "1", "mobile": "",
+            "clear_mobile": "1"}
+    assert web.post(f"/admin/users/{world.carol}", data=form, headers=PAGE, follow_redirects=False).status_code == 303
+    with world.sessions() as db:
+        notify(db, [world.carol], "case.assigned", "事件 #6 已派给您")
+        db.commit()
+    deliver_due(world.sessions, world.with_webhook(), post=gateway.post)
+    assert json.loads(gateway.requests[-1].content)["recipient"]["mobile"] is None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import gridgov.models  # noqa: F401  (every table, so relationships resolve)
 from gridgov.accounts.models import User
 from gridgov.core.config import Settings
-from gridgov.notify.models import ChannelHealth, OutboxMessage
+from gridgov.notify.models import ChannelHealth, InboxItem, OutboxMessage
 from gridgov.regions.models import Region
 
 
@@ -28,12 +28,13 @@ class World:
         return self.settings.model_copy(update={"webhook_url": url})
 
     def reset(self) -> None:
-        """Empties the outbox (the inbox goes with it), forgets how the gateway did, and undoes what
-        tests did to the users."""
+        """Empties the outbox and the inbox, forgets how the gateway did, and undoes what tests did
+        to the users."""
         with self.sessions() as db:
+            db.execute(delete(InboxItem))
             db.execute(delete(OutboxMessage))
             db.execute(delete(ChannelHealth))
-            db.execute(update(User).values(display_name=User.username))
+            db.execute(update(User).values(display_name=User.username, mobile_cipher=None, mobile_masked=""))
             db.commit()
 
 
