@@ -161,15 +161,17 @@ def users_add(username: str = typer.Option(..., help="登录名"), name: str = t
               role: str = typer.Option(..., help="角色，如 grid_worker、admin"),
               region: str = typer.Option(..., help="管辖区划编码"),
               department: str | None = typer.Option(None, help="部门代码"),
+              mobile: str | None = typer.Option(None, help="手机号（短信通知用）"),
               password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
     """新建账户 / Add a user."""
     from sqlalchemy import select
 
     from gridgov.accounts import service
+    from gridgov.core.crypto import data_cipher
     from gridgov.core.errors import AppError
     from gridgov.departments.models import Department
 
-    _, _, sessions = _migrated_sessions()
+    settings, _, sessions = _migrated_sessions()
     with sessions() as db:
         dept_id = None
         if department:
@@ -179,7 +181,8 @@ def users_add(username: str = typer.Option(..., help="登录名"), name: str = t
                 raise typer.Exit(1)
         try:
             user = service.create_user(db, _system_principal(), username=username, display_name=name,
-                                       password=password, role=role, region_code=region, department_id=dept_id)
+                                       password=password, role=role, region_code=region, department_id=dept_id,
+                                       mobile=mobile, cipher=data_cipher(settings) if mobile else None)
         except AppError as exc:
             body = exc.body("zh")["error"]
             err.print(f"[red]{body['message']}[/red]")

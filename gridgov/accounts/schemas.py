@@ -26,13 +26,15 @@ class UserOut(BaseModel):
     is_active: bool
     locked_until: datetime | None
     last_login_at: datetime | None
+    mobile_masked: str = Field(description="the mobile as shown on screens (138****8000), '' for none; "
+                                           "the whole number is never shown")
 
     @classmethod
     def of(cls, u: User) -> UserOut:
         return cls(id=u.id, username=u.username, display_name=u.display_name, role=u.role,
                    role_label=ROLES[u.role].label if u.role in ROLES else u.role,
                    region=RegionRef.of(u.region), department_id=u.department_id, is_active=u.is_active,
-                   locked_until=u.locked_until, last_login_at=u.last_login_at)
+                   locked_until=u.locked_until, last_login_at=u.last_login_at, mobile_masked=u.mobile_masked or "")
 
 
 class MeOut(UserOut):
@@ -46,6 +48,8 @@ class UserCreate(BaseModel):
     role: str
     region_code: str
     department_id: int | None = None
+    mobile: str | None = Field(default=None, max_length=40,
+                               description="mobile for SMS notices (11 digits, 1[3-9]…); omitted or blank: none")
 
 
 class UserUpdate(BaseModel):
@@ -55,6 +59,8 @@ class UserUpdate(BaseModel):
     department_id: int | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=200)
+    mobile: str | None = Field(default=None, max_length=40,
+                               description='a new mobile; "" takes it away; omitted or null: unchanged')
 
 
 class UserPage(BaseModel):

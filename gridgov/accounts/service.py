@@ -18,15 +18,18 @@ from gridgov.accounts.principal_cache import forget_principals
 from gridgov.accounts.roles import ROLES
 from gridgov.cases.routing import bump_routing
 from gridgov.core.config import Settings
+from gridgov.core.crypto import DataCipher
 from gridgov.core.db import add_unique, dialect_insert, utcnow
 from gridgov.core.errors import AppError, FieldProblem, Locked, NotFound, ValidationFailed
 from gridgov.core.i18n import translate
 from gridgov.core.security import hash_password, new_token, token_digest, verify_password
 from gridgov.departments.models import Department
 from gridgov.departments.service import drop_stale_assignments
+from gridgov.people.identity import IdentityError, mask_phone, parse_mobile
 from gridgov.regions.models import LEVEL_LABELS, Region
 
 USERNAME = re.compile(r"^[a-z0-9_.]{3,40}$")
+MOBILE_CONTEXT = "user.mobile"  # AES-GCM associated data of a staff member's mobile
 
 
 class LoginFailed(AppError):
@@ -256,12 +259,36 @@ def _check_assignment(db: Session, who: Principal, role: str, region_code: str,
     return problems
 
 
+def _check_mobile(value: str | None, problems: dict[str, FieldProblem]) -> str | None:
+    """The parsed mobile ('' to have none), or None when `value` is None (left as it is); a bad
+    one goes into `problems` under `mobile`."""
+    if value is None:
+        return None
+    try:
+        return parse_mobile(value)
+    except IdentityError as exc:
+        problems["mobile"] = FieldProblem(exc.rule)
+        return None
+
+
+def _set_mobile(user: User, mobile: str, cipher: DataCipher | None) -> None:
+    """Stores the mobile encrypted, with its masked copy for screens; '' takes it away."""
+    if mobile and cipher is None:
+        raise TypeError("storing a mobile needs the data cipher")
+    user.mobile_cipher = cipher.encrypt(mobile, MOBILE_CONTEXT) if mobile else None
+    user.mobile_masked = mask_phone(mobile)
+
+
 def create_user(db: Session, who: Principal, *, username: str, display_name: str, password: str,
                 role: str, region_code: str, department_id: int | None = None,
-                password_hash: str | None = None) -> User:
+                password_hash: str | None = None, mobile: str | None = None,
+                cipher: DataCipher | None = None) -> User:
+    """A new account. `mobile` (optional, blank for none) is checked and stored encrypted with
+    `cipher`, which must be given whenever a mobile is."""
     who.require("users.manage")
     username = username.strip().lower()
     problems = _check_assignment(db, who, role, region_code, department_id)
+    phone = _check_mobile(mobile, problems)
     if not USERNAME.match(username):
         problems["username"] = FieldProblem("只能包含字母、数字、下划线和点，3–40 位")
     elif db.scalar(select(User.id).where(User.username == username)):
@@ -273,6 +300,7 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
     user = User(username=username, display_name=display_name.strip() or username, role=role,
                 region_code=region_code, department_id=department_id,
                 password_hash=password_hash or hash_password(password))
+    _set_mobile(user, phone or "", cipher)
     # A department admin is whom the department's unassigned cases go to; a dispatcher, whom a
     # desk's cases are announced to.
     bump_routing(db)
@@ -286,7 +314,9 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
 def update_user(db: Session, who: Principal, user_id: int, *, display_name: str | None = None,
                 role: str | None = None, region_code: str | None = None,
                 department_id: int | None | type(...) = ..., is_active: bool | None = None,
-                password: str | None = None) -> User:
+                password: str | None = None, mobile: str | None = None, cipher: DataCipher | None = None) -> User:
+    """Changes what is given; None leaves a field as it is. `mobile`: a new number (stored
+    encrypted with `cipher`), or '' to take the number away."""
     who.require("users.manage")
     user = get_user(db, who, user_id)
     forget_principals(db)  # its role, region, name or standing may change, its tokens may go
@@ -299,8 +329,11 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     problems = _check_assignment(db, who, new_role, new_region, new_dept)
     if password is not None and password != "" and len(password) < 8:
         problems["password"] = FieldProblem("密码至少 8 位")
+    phone = _check_mobile(mobile, problems)
     if problems:
         raise ValidationFailed(problems)
+    if phone is not None:
+        _set_mobile(user, phone, cipher)
     if display_name is not None and display_name.strip():
         user.display_name = display_name.strip()
     user.role, user.region_code, user.department_id = new_role, new_region, new_dept

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Form, Query
 from gridgov.accounts import service
 from gridgov.accounts.schemas import MeOut, TokenOut, UserCreate, UserOut, UserPage, UserUpdate
 from gridgov.core.config import Settings
+from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import DB, Who, get_settings
 from gridgov.core.errors import AppError
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
+Config = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -45,15 +47,15 @@ def user(user_id: int, db: DB, who: Who):
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def create_user(body: UserCreate, db: DB, who: Who):
-    u = service.create_user(db, who, **body.model_dump())
+def create_user(body: UserCreate, db: DB, who: Who, settings: Config):
+    u = service.create_user(db, who, **body.model_dump(), cipher=data_cipher(settings))
     db.commit()
     return UserOut.of(u)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, db: DB, who: Who):
+def update_user(user_id: int, body: UserUpdate, db: DB, who: Who, settings: Config):
     changes = body.model_dump(exclude_unset=True)
-    u = service.update_user(db, who, user_id, **changes)
+    u = service.update_user(db, who, user_id, **changes, cipher=data_cipher(settings))
     db.commit()
     return UserOut.of(u)

@@ -889,6 +889,19 @@ EN.update({
 })
 
 
+# --- staff mobiles (gridgov/accounts, the user pages) ---
+EN.update({
+    "手机号": "Mobile",
+    "手机号应为 1[3-9] 开头的 11 位数字": "a mobile number has 11 digits starting 1[3-9]",
+    "须为手机号：固定电话收不到短信": "must be a mobile number: a landline cannot receive text messages",
+    "用于短信通知，可不填": "For SMS notices; optional",
+    "留空则不修改": "Leave empty to keep it",
+    "当前：{mobile}": "Now: {mobile}",
+    "未填写": "None",
+    "清除手机号": "Remove the mobile number",
+})
+
+
 # --- outbox retention (gridgov/notify/retention.py, the /admin/outbox page) ---
 EN.update({
     "已发送的消息保留 {days} 天后自动删除；待投递和已放弃的消息不会因时间删除，站内通知不受影响。":

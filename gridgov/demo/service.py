@@ -17,10 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
+from gridgov.accounts.service import MOBILE_CONTEXT
 from gridgov.cases.routing import bump_routing
+from gridgov.core.config import Settings
+from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.security import hash_password
 from gridgov.demo import geography, names
 from gridgov.departments.models import AreaAssignment, Department
+from gridgov.people.identity import mask_phone
 from gridgov.regions.geo import to_geojson_text
 from gridgov.regions.importer import import_layer
 from gridgov.regions.models import MetaValue, Region
@@ -68,14 +72,30 @@ class DemoReport:
         self.created[kind] = self.created.get(kind, 0) + 1
 
 
+def demo_mobile(user_id: int) -> str:
+    """A demo account's mobile: 1370000 and the account's id in four digits (137-0000-0042), a block
+    that reads as made up. Taken from the id, not from a random stream, so that every other stream
+    of the demo draws what it drew before staff had mobiles."""
+    return f"1370000{user_id % 10_000:04d}"
+
+
 class DemoBuilder:
-    def __init__(self, db: Session, progress: Callable[[str], None] = lambda _msg: None) -> None:
+    def __init__(self, db: Session, progress: Callable[[str], None] = lambda _msg: None,
+                 settings: Settings | None = None) -> None:
         self.db = db
         self.progress = progress
         self.report = DemoReport({})
         self.rng = random.Random(SEED)
         self.people = names.NameMaker(SEED)
+        self.settings = settings
         self._hash: str | None = None
+        self._cipher: DataCipher | None = None
+
+    def cipher(self) -> DataCipher:
+        # Only when an account is made: a second run, which makes none, needs no data key.
+        if self._cipher is None:
+            self._cipher = data_cipher(self.settings or Settings())
+        return self._cipher
 
     def password_hash(self) -> str:
         # One hash for every demo account: argon2 is slow on purpose, and 500 of them would be minutes.
@@ -166,6 +186,8 @@ class DemoBuilder:
                        department_id=department_id, password_hash=self.password_hash())
             self.db.add(row)
             self.db.flush()
+            mobile = demo_mobile(row.id)  # made with the account only: a number an admin took away stays away
+            row.mobile_cipher, row.mobile_masked = self.cipher().encrypt(mobile, MOBILE_CONTEXT), mask_phone(mobile)
             self.report.add("user")
         return row
 
@@ -217,11 +239,10 @@ def build_demo(db: Session, progress: Callable[[str], None] = lambda _m: None, s
     (default: the `demo_residents` setting) with their houses, tags, visits and services (none when
     the register already has people); then `history` cases over the past year (none when the
     database already has cases)."""
-    from gridgov.core.config import Settings
     from gridgov.demo.population import build_population
 
     settings = settings or Settings()
-    report = DemoBuilder(db, progress).build()
+    report = DemoBuilder(db, progress, settings).build()
     count = settings.demo_residents if residents is None else residents
     report.created.update(build_population(db, settings, count, SEED, progress))
     if history:

@@ -23,7 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.accounts.models import User
+from gridgov.accounts.service import MOBILE_CONTEXT
 from gridgov.core.config import Settings
+from gridgov.core.crypto import DataCipher, data_cipher
 from gridgov.core.db import add_unique, utcnow, write_new_all
 from gridgov.core.errors import NotFound
 from gridgov.notify.models import ChannelHealth, InboxItem, OutboxMessage
@@ -150,13 +152,18 @@ def http_poster(client: httpx.Client | None = None, secret: str | None = None) -
     return post
 
 
-def webhook_body(db: Session, msg: OutboxMessage) -> dict:
+def webhook_body(db: Session, msg: OutboxMessage, cipher: DataCipher) -> dict:
     """What the gateway is sent. `recipient` names the account (its username is what a WeChat Work
-    or SMS gateway keeps its own directory by; accounts hold no phone numbers)."""
-    person = db.execute(select(User.username, User.display_name).where(User.id == msg.user_id)).first() \
-        if msg.user_id is not None else None
-    return {"message_id": msg.id, "user_id": msg.user_id,
-            "recipient": {"username": person.username, "name": person.display_name} if person else None,
+    gateway keeps its own directory by) and carries the staff member's whole mobile, decrypted with
+    `cipher`, for an SMS gateway to send to (null when they have none). Raises when the mobile
+    cannot be decrypted (a wrong data key): the delivery counts that as a failed attempt."""
+    person = db.execute(select(User.username, User.display_name, User.mobile_cipher)
+                        .where(User.id == msg.user_id)).first() if msg.user_id is not None else None
+    recipient = None
+    if person is not None:
+        mobile = cipher.decrypt(bytes(person.mobile_cipher), MOBILE_CONTEXT) if person.mobile_cipher else None
+        recipient = {"username": person.username, "name": person.display_name, "mobile": mobile}
+    return {"message_id": msg.id, "user_id": msg.user_id, "recipient": recipient,
             "topic": msg.topic, "title": msg.title, "body": msg.body, "link": msg.link, "payload": msg.payload or {},
             "created_at": msg.created_at.isoformat() if msg.created_at else None}
 
@@ -278,7 +285,13 @@ def _deliver_to_webhook(db: Session, msg: OutboxMessage, settings: Settings, now
     if not url:
         _record_failure(db, msg_id, now, "webhook_url is not configured", report, dead=True)
         return
-    body = webhook_body(db, msg)
+    try:
+        body = webhook_body(db, msg, data_cipher(settings))
+    except Exception as exc:  # a body that cannot be made (the mobile does not decrypt) must not stop the drain
+        log.exception("webhook body of outbox message %s could not be made", msg_id,
+                      extra={"fields": {"outbox_id": msg_id}})
+        _record_failure(db, msg_id, now, _describe(exc), report, max_attempts=max_attempts)
+        return
     # Claim: mark it being sent and push it out of everyone's sight for the lease, commit, then
     # call out without holding a lock or a transaction open.
     claimed = db.execute(_still_ours(msg_id, now).values(

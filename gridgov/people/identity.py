@@ -109,6 +109,19 @@ def parse_phone(value: str) -> str:
     raise IdentityError("手机号应为 1[3-9] 开头的 11 位数字，固定电话应带区号")
 
 
+def parse_mobile(value: str | None) -> str:
+    """A staff member's mobile as the SMS gateway needs it: 11 digits, 1[3-9]… (DESIGN §7), from
+    whatever `parse_phone` reads (spaces, dashes, +86, full-width digits); '' when blank. A landline
+    is refused: a text message cannot reach it. Raises IdentityError with the Chinese rule."""
+    try:
+        phone = parse_phone(value or "")
+    except IdentityError:
+        raise IdentityError("手机号应为 1[3-9] 开头的 11 位数字") from None
+    if phone and not MOBILE.match(phone):
+        raise IdentityError("须为手机号：固定电话收不到短信")
+    return phone
+
+
 def mask_id(number: str) -> str:
     if len(number) >= 15:
         return number[:4] + "*" * (len(number) - 8) + number[-4:]

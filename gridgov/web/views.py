@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gridgov.accounts import service as accounts
 from gridgov.accounts.models import User
 from gridgov.cases.pages import home_context as case_home
+from gridgov.core.crypto import data_cipher
 from gridgov.core.deps import ANON_COOKIE, DB, SESSION_COOKIE, MaybeWho, Who, check_csrf
 from gridgov.core.errors import AppError, ValidationFailed
 from gridgov.core.i18n import LANGS
@@ -37,6 +38,15 @@ def _form_int(form, key: str) -> int | None:
     """A select's value as an id; a tampered or empty value is None, which the service refuses."""
     value = str(form.get(key) or "").strip()
     return int(value) if value.isdigit() else None
+
+
+def _form_mobile(form) -> str | None:
+    """The edit form's mobile: what was typed; else '' (take it away) when 清除手机号 is ticked; else
+    None (unchanged). The page never shows the whole number, so an empty field cannot mean "none"."""
+    typed = str(form.get("mobile") or "").strip()
+    if typed:
+        return typed
+    return "" if form.get("clear_mobile") == "1" else None
 
 
 def _demo_logins(db) -> list[tuple[str, str, str]]:
@@ -162,7 +172,8 @@ async def create_user_page(request: Request, db: DB, who: Who):
         user = accounts.create_user(
             db, who, username=form.get("username", ""), display_name=form.get("display_name", ""),
             password=form.get("password", ""), role=form.get("role", ""), region_code=form.get("region_code", ""),
-            department_id=_form_int(form, "department_id"))
+            department_id=_form_int(form, "department_id"), mobile=form.get("mobile", ""),
+            cipher=data_cipher(request.app.state.settings))
     except ValidationFailed as exc:
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()}
         return render(request, "user_form.html", status_code=422,
@@ -185,7 +196,8 @@ async def update_user_page(request: Request, db: DB, who: Who, user_id: int):
             db, who, user_id, display_name=form.get("display_name"), role=form.get("role") or None,
             region_code=form.get("region_code") or None,
             department_id=_form_int(form, "department_id"),
-            is_active=form.get("is_active") == "1", password=form.get("password") or None)
+            is_active=form.get("is_active") == "1", password=form.get("password") or None,
+            mobile=_form_mobile(form), cipher=data_cipher(request.app.state.settings))
     except ValidationFailed as exc:
         errors = {k: v.render(request.state.lang) for k, v in exc.fields.items()}
         user = accounts.get_user(db, who, user_id)

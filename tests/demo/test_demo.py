@@ -17,13 +17,15 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gridgov.accounts.models import User
+from gridgov.accounts.service import MOBILE_CONTEXT
 from gridgov.cli import app as cli_app
+from gridgov.core.crypto import cipher_for
 from gridgov.core.db import make_engine, make_sessionmaker
-from gridgov.demo.service import build_demo
+from gridgov.demo.service import build_demo, demo_mobile
 from gridgov.departments.models import AreaAssignment, Department
 from gridgov.regions.geo import area_m2, from_geojson
 from gridgov.regions.models import MetaValue, Region
-from tests.conftest import migrated
+from tests.conftest import TEST_DATA_KEY, migrated
 
 STREETS = {  # DESIGN §7
     "430203001": "贺家土街道", "430203002": "建设街道", "430203003": "建宁街道", "430203004": "董家塅街道",
@@ -265,6 +267,19 @@ def test_every_demo_person_name_is_two_or_three_chinese_characters(demo):
     assert len(generated) >= 288 + 80 + 8 + 17 * 2 + 2
     bad = [u.display_name for u in generated if not PERSON_NAME.fullmatch(u.display_name)]
     assert bad == []
+
+
+def test_every_demo_account_has_a_made_up_mobile_from_its_id(demo):
+    """Fictitious numbers in one block (1370000 + the id), encrypted like any staff mobile, shown masked."""
+    cipher = cipher_for(TEST_DATA_KEY)
+    users = [u for name, u in demo.users.items()  # the demo's own: other tests' accounts may share the database
+             if re.fullmatch(r"(wg|sq|jd)\d+|bm[a-z]{3}\d{2}|leader|dispatcher|admin", name)]
+    assert len(users) >= 288 + 80 + 8 + 17 * 2 + 3
+    for u in users:
+        number = cipher.decrypt(bytes(u.mobile_cipher), MOBILE_CONTEXT)
+        assert number == demo_mobile(u.id) == f"1370000{u.id:04d}", u.username
+        assert u.mobile_masked == f"137****{u.id:04d}"
+        assert number.encode() not in bytes(u.mobile_cipher)
 
 
 def test_the_demo_is_flagged(demo_url):

@@ -13,7 +13,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
+from gridgov.accounts import service as accounts
+from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
+from gridgov.core.crypto import data_cipher
 from gridgov.core.db import make_engine, make_sessionmaker, utcnow
 from gridgov.core.errors import NotFound
 from gridgov.notify import service
@@ -29,6 +32,10 @@ from gridgov.notify.service import (
     pause_after,
     retry_delay,
 )
+
+# An administrator of this database's district, which has no city above it.
+OPERATOR = Principal(user_id=0, username="tests", display_name="测试", role="admin", region_code="430203",
+                     region_path="/", department_id=None)
 
 
 def outbox_rows(sessions) -> list[OutboxMessage]:
@@ -235,9 +242,48 @@ def test_webhook_posts_the_message_as_json(world):
     assert {k: body[k] for k in ("topic", "title", "body", "link", "payload", "user_id", "message_id")} == {
         "topic": "case.overdue", "title": "事件 #7 已超时", "body": "请尽快处置", "link": "/cases/7",
         "payload": {"case_id": 7}, "user_id": world.bob, "message_id": hook.id}
-    assert body["recipient"] == {"username": "bob", "name": "bob"}
+    assert body["recipient"] == {"username": "bob", "name": "bob", "mobile": None}  # bob has no mobile
     assert hook.status == "sent" and hook.attempts == 0 and hook.last_error == ""
     assert len(inbox_rows(world.sessions)) == 1  # the webhook copy makes no inbox item
+
+
+def test_the_webhook_carries_the_recipients_whole_mobile(world):
+    """What an SMS gateway needs to send the text: the staff member's number, decrypted, in the signed
+    body; null for someone who has none."""
+    with world.sessions() as db:
+        accounts.update_user(db, OPERATOR, world.alice, mobile="+86 138-0013-8000", cipher=data_cipher(world.settings))
+        db.commit()
+        assert db.get(User, world.alice).mobile_masked == "138****8000"
+        notify(db, [world.alice, world.bob], "case.assigned", "事件 #9 已派给您", link="/cases/9")
+        db.commit()
+    gateway = Recorder()
+    assert deliver_due(world.sessions, world.with_webhook(), post=gateway.post).sent == 4
+    bodies = {b["user_id"]: b for b in (json.loads(r.content) for r in gateway.requests)}
+    assert bodies[world.alice]["recipient"] == {"username": "alice", "name": "alice", "mobile": "13800138000"}
+    assert bodies[world.bob]["recipient"] == {"username": "bob", "name": "bob", "mobile": None}
+    assert {k: bodies[world.alice][k] for k in ("topic", "title", "link", "payload")} == {
+        "topic": "case.assigned", "title": "事件 #9 已派给您", "link": "/cases/9", "payload": {}}
+
+    with world.sessions() as db:  # taken away: the gateway is told there is no number any more
+        accounts.update_user(db, OPERATOR, world.alice, mobile="", cipher=data_cipher(world.settings))
+        notify(db, [world.alice], "case.assigned", "事件 #10 已派给您")
+        db.commit()
+    deliver_due(world.sessions, world.with_webhook(), post=gateway.post)
+    assert json.loads(gateway.requests[-1].content)["recipient"]["mobile"] is None
+
+
+def test_a_mobile_that_does_not_decrypt_fails_its_message_not_the_drain(world):
+    with world.sessions() as db:
+        db.execute(update(User).where(User.id == world.alice).values(
+            mobile_cipher=b"\x01" + b"\x00" * 40, mobile_masked="138****8000"))
+        notify(db, [world.alice, world.bob], "case.assigned", "事件 #11 已派给您")
+        db.commit()
+    gateway = Recorder()
+    report = deliver_due(world.sessions, world.with_webhook(), post=gateway.post)
+    assert (report.sent, report.retried) == (3, 1)  # two inbox items, bob's text; alice's waits for a retry
+    assert [json.loads(r.content)["user_id"] for r in gateway.requests] == [world.bob]
+    failed = next(r for r in outbox_rows(world.sessions) if r.channel == "webhook" and r.user_id == world.alice)
+    assert (failed.status, failed.attempts) == ("pending", 1) and "InvalidTag" in failed.last_error
 
 
 def webhook_row(world) -> OutboxMessage:
