@@ -6,6 +6,7 @@ import pytest
 
 from gridgov.core.db import make_engine, make_sessionmaker
 from tests.conftest import migrated, settings_for
+from tests.core.test_jobs import cli  # noqa: F401  (`gridgov worker`, for the prune job's tests)
 from tests.notify.worlds import World, seed_users
 
 

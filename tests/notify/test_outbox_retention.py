@@ -4,19 +4,17 @@ On SQLite and PostgreSQL, at a fixed clock."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import typer
 from pydantic import ValidationError
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gridgov.core.config import Settings
 from gridgov.core.db import utcnow
-from gridgov.core.jobs import registered_jobs, worker_command
+from gridgov.core.jobs import registered_jobs
 from gridgov.notify import retention
 from gridgov.notify.jobs import prune_outbox
 from gridgov.notify.models import InboxItem, OutboxMessage
@@ -193,19 +191,6 @@ def test_the_prune_runs_hourly_with_the_other_jobs():
     by_name = {j.name: j for j in registered_jobs()}
     assert by_name["notify.prune_outbox"].interval_seconds == 3600
     assert by_name["notify.prune_outbox"].fn is prune_outbox
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path):
-    app = typer.Typer()
-    app.command("worker")(worker_command)
-    app.command("noop", hidden=True)(lambda: None)  # two commands, so "worker" is a sub-command
-    monkeypatch.setenv("GRIDGOV_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("GRIDGOV_LOG_LEVEL", "WARNING")
-    root = logging.getLogger("gridgov")
-    handlers = root.handlers[:]
-    yield app
-    root.handlers[:] = handlers  # the command pointed them at the runner's captured stderr
 
 
 def test_gridgov_worker_runs_the_prune_alone_and_prints_what_it_deleted(cli, world, monkeypatch):
