@@ -52,13 +52,17 @@ def upload(client, headers, data: bytes, kind: str = "residents", mode: str = "a
     r = client.post("/api/v1/people/imports", headers=headers, data={"kind": kind, "mode": mode, "source": source},
                     files={"file": ("导入.xlsx", data, "application/octet-stream")})
     assert r.status_code == 202, r.text
-    run = r.json()
-    for _ in range(2400):  # a background thread works through it; poll until it says it ended
+    return ended(client, headers, r.json()["id"])
+
+
+def ended(client, headers, run_id: int) -> dict:
+    """The run's JSON once it says it ended: a background thread works through it; poll until then."""
+    for _ in range(2400):
+        run = client.get(f"/api/v1/people/imports/{run_id}", headers=headers).json()
         if run["status"] in ("done", "failed"):
             return run
         time.sleep(0.05)
-        run = client.get(f"/api/v1/people/imports/{run['id']}", headers=headers).json()
-    raise AssertionError(f"import {run['id']} never ended: {run}")
+    raise AssertionError(f"import {run_id} never ended: {run}")
 
 
 def error_rows(client, headers, run: dict) -> list[tuple]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 from gridgov.people import imports
 from gridgov.people.models import ImportRun
 from tests.people.conftest import COMMUNITY, GRID, WORKER, fake_id
-from tests.people.excel_helpers import person, principal, residents_xlsx
+from tests.people.excel_helpers import ended, person, principal, residents_xlsx
 
 API = "/api/v1/people/imports"
 
@@ -28,15 +27,6 @@ def _post(client, headers, data: bytes, key: str | None = None, kind: str = "res
     return client.post(API, headers={**headers, **({"Idempotency-Key": key} if key is not None else {})},
                        data={"kind": kind, "mode": mode, "source": "民政局"},
                        files={"file": ("重传.xlsx", data, "application/octet-stream")})
-
-
-def _ended(client, headers, run_id: int) -> dict:
-    for _ in range(2400):
-        run = client.get(f"{API}/{run_id}", headers=headers).json()
-        if run["status"] in ("done", "failed"):
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"import {run_id} never ended")
 
 
 def _stored(monkeypatch) -> list[Path]:
@@ -82,7 +72,7 @@ def test_a_resent_upload_answers_with_the_first_run_and_imports_once(client, aut
     again = _post(client, headers, data, key)  # while the first may still be queued or running
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first.json()["id"] and again.json()["filename"] == "重传.xlsx"
-    done = _ended(client, headers, first.json()["id"])
+    done = ended(client, headers, first.json()["id"])
     assert done["status"] == "done" and done["imported_rows"] == 3 and "新建 3" in done["message"], done
     late = _post(client, headers, data, key)  # the answer was lost; the client tries once more, later
     assert late.status_code == 200 and late.json()["id"] == done["id"]
@@ -91,7 +81,7 @@ def test_a_resent_upload_answers_with_the_first_run_and_imports_once(client, aut
     assert len(stored) == 1 and not stored[0].exists()  # stored once, and deleted when its run ended
     fresh = _post(client, headers, data, uuid.uuid4().hex)  # a new key is a new import (its rows merge)
     assert fresh.status_code == 202 and fresh.json()["id"] != done["id"]
-    assert "未变 3" in _ended(client, headers, fresh.json()["id"])["message"]
+    assert "未变 3" in ended(client, headers, fresh.json()["id"])["message"]
 
 
 def test_a_key_is_the_uploaders_own(client, auth, sessions):
@@ -105,7 +95,7 @@ def test_a_key_is_the_uploaders_own(client, auth, sessions):
     assert _runs(sessions, COMMUNITY, key) == [theirs.json()["id"]]
     assert _post(client, auth(COMMUNITY), data, key).json()["id"] == theirs.json()["id"]
     for headers, run in ((auth(WORKER), mine), (auth(COMMUNITY), theirs)):
-        assert _ended(client, headers, run.json()["id"])["status"] == "done"
+        assert ended(client, headers, run.json()["id"])["status"] == "done"
 
 
 def _held_at_store(monkeypatch) -> list[Path]:
@@ -134,7 +124,7 @@ def test_two_uploads_with_one_key_at_once_make_one_run(client, auth, sessions, m
     run_id = answers[0].json()["id"]
     assert _runs(sessions, WORKER, since=since) == [run_id]
     assert len(stored) == 2 and sum(p.exists() for p in stored) <= 1  # the copy that lost is gone at once
-    done = _ended(client, headers, run_id)
+    done = ended(client, headers, run_id)
     assert done["status"] == "done" and done["imported_rows"] == 2 and "新建 2" in done["message"], done
     assert not any(p.exists() for p in stored)  # …and the run's own when it ended: no stray file
 
@@ -158,7 +148,7 @@ def test_a_refused_upload_spends_no_key_and_leaves_no_file(client, auth, session
     assert len(stored) == 2 and not any(p.exists() for p in stored)  # the two that were no workbook
     good = _post(client, headers, _people(2, "改正后"), key)
     assert good.status_code == 202, good.text
-    done = _ended(client, headers, good.json()["id"])
+    done = ended(client, headers, good.json()["id"])
     assert done["status"] == "done" and done["imported_rows"] == 2, done
     assert _runs(sessions, WORKER, key) == [done["id"]]
     assert _post(client, headers, _people(2, "改正后"), key).json()["id"] == done["id"]
@@ -192,7 +182,7 @@ def test_a_double_submitted_form_shows_the_first_runs_progress(client, auth, ses
     assert sent[0].headers["location"] == sent[1].headers["location"]
     run_id = int(sent[0].headers["location"].rsplit("/", 1)[1])
     assert _runs(sessions, COMMUNITY, since=since) == [run_id] and len(stored) == 1
-    assert _ended(client, headers, run_id)["imported_rows"] == 2
+    assert ended(client, headers, run_id)["imported_rows"] == 2
     page = client.get(sent[1].headers["location"], headers=headers)
     assert page.status_code == 200 and "页面重传.xlsx" in page.text
 
@@ -209,7 +199,7 @@ def test_a_form_sent_twice_at_once_makes_one_run(client, auth, sessions, monkeyp
     assert sent[0].headers["location"] == sent[1].headers["location"]
     run_id = int(sent[0].headers["location"].rsplit("/", 1)[1])
     assert _runs(sessions, COMMUNITY, since=since) == [run_id]
-    assert _ended(client, headers, run_id)["status"] == "done"
+    assert ended(client, headers, run_id)["status"] == "done"
 
 
 def test_a_refused_form_keeps_its_key_and_the_corrected_one_runs(client, auth, sessions):
@@ -224,7 +214,7 @@ def test_a_refused_form_keeps_its_key_and_the_corrected_one_runs(client, auth, s
     assert good.status_code == 303, good.text
     run_id = int(good.headers["location"].rsplit("/", 1)[1])
     assert _runs(sessions, COMMUNITY, key) == [run_id]
-    assert _ended(client, headers, run_id)["status"] == "done"
+    assert ended(client, headers, run_id)["status"] == "done"
 
 
 @pytest.mark.parametrize("key", ["", None])
@@ -235,6 +225,6 @@ def test_an_upload_without_a_key_is_a_new_run_each_time(client, auth, sessions, 
     assert [r.status_code for r in runs] == [202, 202]
     assert runs[0].json()["id"] != runs[1].json()["id"]
     for r in runs:
-        _ended(client, headers, r.json()["id"])
+        ended(client, headers, r.json()["id"])
     with sessions() as db:
         assert db.scalar(select(ImportRun.idempotency_key).where(ImportRun.id == runs[0].json()["id"])) is None

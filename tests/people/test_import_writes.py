@@ -6,7 +6,6 @@ the CLI) and shows its progress while it writes; a good_rows run that fails says
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +14,16 @@ from typer.testing import CliRunner
 from gridgov.people import import_kinds, imports
 from gridgov.people.models import Building, House, Residence, Resident, ResidentTag
 from tests.people.conftest import COMMUNITY, GRID, fake_id, fake_phone
-from tests.people.excel_helpers import HOUSE_HEADERS, RELATION_HEADERS, person, principal, residents_xlsx, upload, xlsx
+from tests.people.excel_helpers import (
+    HOUSE_HEADERS,
+    RELATION_HEADERS,
+    ended,
+    person,
+    principal,
+    residents_xlsx,
+    upload,
+    xlsx,
+)
 
 
 def _post(client, headers, data: bytes, kind: str, mode: str) -> int:
@@ -23,15 +31,6 @@ def _post(client, headers, data: bytes, kind: str, mode: str) -> int:
                     files={"file": ("导入.xlsx", data, "application/octet-stream")})
     assert r.status_code == 202, r.text
     return r.json()["id"]
-
-
-def _ended(client, headers, run_id: int) -> dict:
-    for _ in range(1200):
-        run = client.get(f"/api/v1/people/imports/{run_id}", headers=headers).json()
-        if run["status"] in ("done", "failed"):
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"import {run_id} never ended")
 
 
 def _meet_at_first_write(monkeypatch) -> None:
@@ -73,7 +72,7 @@ def test_the_same_file_uploaded_twice_at_once_is_written_once(client, auth, sess
         with monkeypatch.context() as m:
             _meet_at_first_write(m)
             first, second = (_post(client, headers, files[kind], kind, mode) for _ in range(2))
-            runs = [_ended(client, headers, first), _ended(client, headers, second)]
+            runs = [ended(client, headers, first), ended(client, headers, second)]
         assert [r["status"] for r in runs] == ["done", "done"], (kind, runs)
         # One wrote the six (a tag the relations' rules proposed is confirmed: updated); the other found them.
         assert sorted("未变 6" in r["message"] for r in runs) == [False, True], (kind, runs)
