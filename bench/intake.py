@@ -3,7 +3,11 @@
 Scale and what is measured
 --------------------------
 `--clients` concurrent clients (default 16; asyncio tasks, each with its own keep-alive connection)
-run for `--seconds` (default 60, after `--warmup` seconds, default 5, that are not counted). Each
+run for `--seconds` (default 60) in all, split into `--rounds` windows (default 3) that GridGov and
+the ceiling take in turns (GridGov, ceiling, GridGov, …), each after `--warmup` seconds (default 5)
+that are not counted: the benchmark machine's speed drifts by a third and more over minutes, and
+two runs one after the other compared a fast minute with a slow one. The report gives each round's
+throughputs and ratio, their median, and the whole run's figures. Each
 client logs in once as its own grid worker (`wg` + grid code, password `demo-2026`, picked from
 `GET /api/v1/users?role=grid_worker` as `admin`), before the clock starts, then repeats, until time
 is up, one request per case:
@@ -50,6 +54,7 @@ Usage::
 
     .venv/bin/python bench/intake.py --start                       # both, on a fresh database
     .venv/bin/python bench/intake.py --start --clients 32 --workers 2 --seconds 60
+    .venv/bin/python bench/intake.py --start --rounds 6 --seconds 120    # six turns of 20 s each
     .venv/bin/python bench/intake.py --start --no-ceiling          # GridGov only
     .venv/bin/python bench/intake.py --start --ceiling             # the ceiling only
     .venv/bin/python bench/intake.py --start --form                # GridGov: locate + suggest + create per case
@@ -58,8 +63,8 @@ Usage::
 `--start` creates a PostgreSQL database `gridgov_bench_<random>` on 127.0.0.1:5432 (user postgres),
 runs `gridgov migrate` and `gridgov demo` (GRIDGOV_DEMO_CASES=0) into it, serves it with
 `gridgov serve --port P --workers W` (GRIDGOV_WORKER_IN_PROCESS=false, so no background jobs
-compete), waits for /readyz, runs the load, stops the server, and then does the same with the
-ceiling app. The servers are stopped and the database dropped at the end, also on errors and
+compete) and the ceiling app beside it, waits for both to be ready, and runs the rounds; the
+server not under load meanwhile is idle. The servers are stopped and the database dropped at the end, also on errors and
 Ctrl-C. Without `--start` the script runs against `--url` (and `--ceiling-url` for the ceiling).
 It only ever talks to 127.0.0.1.
 """
@@ -408,6 +413,22 @@ class Stats:
     requests_per_iteration: int = 1
     connections: int = 0  # opened by the load generator over the whole run (= clients if keep-alive held)
 
+    def add(self, part: Stats) -> None:
+        """Adds a later window's figures to these (rounds of one kind)."""
+        self.measured_s += part.measured_s
+        self.creates += part.creates
+        self.requests += part.requests
+        self.create_ms += part.create_ms
+        self.iteration_ms += part.iteration_ms
+        self.errors += part.errors
+        for kind, body in part.error_bodies.items():
+            self.error_bodies.setdefault(kind, body)
+        self.client_cpu_s += part.client_cpu_s
+        self.server_cpu_s += part.server_cpu_s
+        self.pg = {k: self.pg.get(k, 0.0) + v for k, v in part.pg.items()}
+        self.requests_per_iteration = part.requests_per_iteration
+        self.connections += part.connections
+
     def error(self, kind: str, body: bytes | str = "") -> None:
         self.errors[kind] += 1
         if body and kind not in self.error_bodies:
@@ -544,9 +565,11 @@ async def log_in_all(base: str, workload: Workload, clients: int) -> list[str]:
 
 
 async def run_load(kind: str, base: str, workload: Workload, clients: int, seconds: float, warmup: float,
-                   seed: int, server: Server | None, database: str | None, form: bool = False) -> Stats:
+                   seed: int, server: Server | None, database: str | None, form: bool = False,
+                   tokens: list[str] | None = None) -> Stats:
     stats = Stats(label=kind, requests_per_iteration=3 if kind == "intake" and form else 1)
-    tokens = await log_in_all(base, workload, clients) if kind == "intake" else []
+    if kind == "intake" and tokens is None:
+        tokens = await log_in_all(base, workload, clients)
     target = Target.of(base)
     conns = [_http.Connection(target.host, target.port, REQUEST_TIMEOUT) for _ in range(clients)]
     now = time.perf_counter()
@@ -664,6 +687,28 @@ def print_report(results: list[Stats]) -> None:
         print(f"intake / ceiling throughput: {100 * ratio:.1f}% (aim ≥ 50%)")
 
 
+def print_rounds(by_round: list[dict[str, Stats]]) -> None:
+    """Each round's cases/s, and the intake / ceiling ratio within the round (both measured minutes
+    apart at most), with the median of those ratios."""
+    if len(by_round) < 2 and not all("intake" in r and "ceiling" in r for r in by_round):
+        return
+    ratios = []
+    print()
+    for n, r in enumerate(by_round, 1):
+        parts = [f"{kind} {s.creates / s.measured_s:.1f} cases/s" for kind, s in r.items()]
+        line = f"round {n}: " + ", ".join(parts)
+        if "intake" in r and "ceiling" in r and r["ceiling"].creates:
+            ratios.append(r["intake"].creates / r["ceiling"].creates)
+            line += f" → {100 * ratios[-1]:.1f}%"
+        print(line)
+    if ratios:
+        ordered = sorted(ratios)
+        mid = len(ordered) // 2
+        median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        print(f"intake / ceiling per round: median {100 * median:.1f}%, "
+              f"from {100 * ordered[0]:.1f}% to {100 * ordered[-1]:.1f}%")
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -696,11 +741,17 @@ def main() -> None:
     p.add_argument("--no-item-fraction", type=float, default=1.0,
                    help="share of creates sent without item_code, so that the server suggests the item "
                         "(default 1.0)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="measured windows per kind, taken in turns (GridGov, ceiling, GridGov, …) so that a "
+                        "machine whose speed drifts weighs on both alike; --seconds is split among them "
+                        "(default 3)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (their folder is printed)")
     args = p.parse_args()
     if not (1 <= args.clients <= 200 and 0 < args.seconds <= 3600 and 0 <= args.warmup <= 600):
         p.error("--clients 1..200, --seconds up to 3600, --warmup up to 600")
+    if not 1 <= args.rounds <= 20:
+        p.error("--rounds 1..20")
     if not 0 <= args.no_item_fraction <= 1:
         p.error("--no-item-fraction is a share: 0..1")
     kinds = ["ceiling"] if args.ceiling else ["intake"] if args.no_ceiling else ["intake", "ceiling"]
@@ -715,36 +766,50 @@ def main() -> None:
         print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
               f"{args.clients} clients, {args.seconds:g} s measured after {args.warmup:g} s warm-up, "
               f"{'uvicorn workers ' + str(args.workers) if args.start else 'servers already running'}")
-        results: list[Stats] = []
         database = None
+        servers: dict[str, Server | None] = {"intake": None, "ceiling": None}
         if args.start:
             database, db_url = migrated_demo_database(cleanup, tmp / "var")
+            # Both servers are up from here on; the one not under load is idle.
+            if "intake" in kinds:
+                servers["intake"] = start_gridgov(cleanup, db_url, tmp / "var", args.workers, tmp)
+                url = servers["intake"].url
+            if "ceiling" in kinds:
+                servers["ceiling"] = start_ceiling(cleanup, db_url, args.workers, tmp)
+        ceiling_url = (servers["ceiling"].url if servers["ceiling"] else
+                       local_url(args.ceiling_url, "--ceiling-url") if "ceiling" in kinds else "")
+        if args.start and "intake" not in kinds:  # the workload is read from GridGov: serve it for that
             server = start_gridgov(cleanup, db_url, tmp / "var", args.workers, tmp)
             url = server.url
+            workload = load_workload(url, args.clients, args.no_item_fraction, args.seed)
+            server.stop()
         else:
-            server = None
-        # The workload is read from GridGov, whichever runs: the ceiling gets the very same bodies.
-        workload = load_workload(url, args.clients, args.no_item_fraction, args.seed)
+            # The workload is read from GridGov, whichever runs: the ceiling gets the very same bodies.
+            workload = load_workload(url, args.clients, args.no_item_fraction, args.seed)
         print(f"workload: {len(workload.workers)} grid workers, {len(workload.items)} catalog items, "
               f"{POINTS_PER_GRID} points per grid, {100 * args.no_item_fraction:g}% of creates without item_code")
-        if "intake" in kinds:
-            shape = "locate + suggest + create per case (--form)" if args.form else "one POST /api/v1/cases per case"
-            print(f"running GridGov intake against {url}: {shape} …", flush=True)
-            results.append(run_async(run_load("intake", url, workload, args.clients, args.seconds, args.warmup,
-                                              args.seed, server, database, form=args.form)))
-        if args.start:
-            server.stop()
-        if "ceiling" in kinds:
-            if args.start:
-                server = start_ceiling(cleanup, db_url, args.workers, tmp)
-                ceiling_url = server.url
-            else:
-                ceiling_url, server = local_url(args.ceiling_url, "--ceiling-url"), None
-            print(f"running the ceiling against {ceiling_url} …", flush=True)
-            results.append(run_async(run_load("ceiling", ceiling_url, workload, args.clients, args.seconds,
-                                              args.warmup, args.seed, server, database)))
+        tokens = run_async(log_in_all(url, workload, args.clients)) if "intake" in kinds else None
+        shape = "locate + suggest + create per case (--form)" if args.form else "one POST /api/v1/cases per case"
+        bases = {"intake": url, "ceiling": ceiling_url}
+        print(f"GridGov intake at {url} ({shape})" if "intake" in kinds else "", end="")
+        print(f"{'; ' if 'intake' in kinds else ''}ceiling at {ceiling_url}" if "ceiling" in kinds else "")
+        each = args.seconds / args.rounds
+        totals = {kind: Stats(label=kind) for kind in kinds}
+        by_round: list[dict[str, Stats]] = []
+        for n in range(1, args.rounds + 1):
+            this: dict[str, Stats] = {}
+            for kind in kinds:
+                print(f"round {n}/{args.rounds}: {kind}, {each:g} s …", flush=True)
+                this[kind] = run_async(run_load(kind, bases[kind], workload, args.clients, each, args.warmup,
+                                                args.seed + n, servers[kind], database, form=args.form,
+                                                tokens=tokens))
+                totals[kind].add(this[kind])
+            by_round.append(this)
+        for server in servers.values():
             if server is not None:
                 server.stop()
+        results = [totals[kind] for kind in kinds]
+        print_rounds(by_round)
         print_report(results)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.keep_logs:

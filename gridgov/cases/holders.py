@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gridgov.accounts.models import User
 from gridgov.cases.lifecycle import LEVEL_ROLE, region_at_level
 from gridgov.cases.routing import StaffMemo
+from gridgov.core.db import database_key
 from gridgov.regions.models import Region
 
 
@@ -58,7 +59,7 @@ def dispatchers(db: Session, cases: Sequence[Held]) -> dict[int, list[int]]:
     every triage intake and sweep batch asks, and the answer changes only with the staff."""
     wanted = {_desk(c) for c in cases}
     versions = _desks.versions(db) if wanted else ()
-    url = db.get_bind().url
+    url = database_key(db)
     found: dict[tuple[str, str], tuple[int, ...]] = {}
     for desk in wanted:
         if (held := _desks.get((url, *desk), versions)) is not None:

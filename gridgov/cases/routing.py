@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.accounts.models import User
 from gridgov.catalog.models import HANDLING_LEVELS, CatalogItem
+from gridgov.core.db import database_key
 from gridgov.departments.models import DEPARTMENT_ROLES, AreaAssignment, Department
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import Region
@@ -62,8 +63,10 @@ class StreetBorders:
             shapely.prepare(self._lines)
 
     def _to_metres(self, geom: shapely.Geometry) -> shapely.Geometry:
-        kx = M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self._lat0))
-        return shapely.transform(geom, lambda xy: xy * [kx, M_PER_DEG_LAT])
+        return shapely.transform(geom, lambda xy: xy * [self._kx(), M_PER_DEG_LAT])
+
+    def _kx(self) -> float:
+        return M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self._lat0))
 
     def distance_m(self, db: Session, lon: float, lat: float) -> float | None:
         version = grid_layer_version(db)
@@ -74,7 +77,7 @@ class StreetBorders:
                     self._version = version
         if self._lines is None:
             return None
-        point = self._to_metres(shapely.Point(lon, lat))
+        point = shapely.Point(lon * self._kx(), lat * M_PER_DEG_LAT)  # as _to_metres, without its array round trip
         if not shapely.dwithin(self._lines, point, BORDER_METRES):
             return None
         return float(shapely.distance(self._lines, point))
@@ -163,7 +166,7 @@ def _candidates_for(db: Session, dept: Department, grid_path: str) -> _Candidate
     """Who may take a case of `dept` in the grid: kept per process (`StaffMemo`), since every
     routed intake asks and the answer changes only when an admin changes assignments or people."""
     versions = _candidates.versions(db)
-    key = (db.get_bind().url, dept.id, grid_path)
+    key = (database_key(db), dept.id, grid_path)
     if (held := _candidates.get(key, versions)) is not None:
         return held
     # Only assignments to the grid or one of its ancestors can cover it: ask for those alone,

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from gridgov.catalog.models import CatalogItem, Category
 from gridgov.catalog.service import CATALOG_KEY, ITEM_LOAD
+from gridgov.core.db import database_key
 from gridgov.core.i18n import translate
 from gridgov.regions.service import meta_version
 
@@ -108,13 +108,34 @@ def meaningful(word: str) -> bool:
 
 def tokens(text: str, search: bool = True) -> list[str]:
     """The text's meaningful words, deduplicated in order (search mode: long words also give their parts)."""
+    words, parts = segmented(text)
+    return parts if search else words
+
+
+def segmented(text: str) -> tuple[list[str], list[str]]:
+    """`tokens(text, search=False)` and `tokens(text)` from one segmentation: jieba's search mode is
+    its plain cut with each long word's dictionary 2- and 3-grams put before it, and the cut is
+    the dearer half of a suggestion."""
     tk = _jieba()
-    seen: dict[str, None] = {}
-    for w in (tk.cut_for_search(text or "") if search else tk.cut(text or "")):
+    freq = tk.FREQ
+    words: dict[str, None] = {}
+    parts: dict[str, None] = {}
+
+    def keep(into: dict[str, None], w: str) -> None:
         w = w.strip().lower()
         if meaningful(w):
-            seen.setdefault(w, None)
-    return list(seen)
+            into.setdefault(w, None)
+
+    for w in tk.cut(text or ""):
+        keep(words, w)
+        n = len(w)
+        for size in (2, 3):
+            if n > size:
+                for i in range(n - size + 1):
+                    if freq.get(w[i:i + size]):
+                        keep(parts, w[i:i + size])
+        keep(parts, w)
+    return list(words), list(parts)
 
 
 # --- the catalog index ---
@@ -136,6 +157,8 @@ class _CatalogIndex:
     entries: list[_Entry]
     terms: dict[str, list[tuple[int, str]]]  # term → [(entry index, kind)]
     idf: dict[str, float]
+    term_order: dict[str, int] = field(default_factory=dict)  # term → its place in `terms`
+    term_lengths: tuple[int, ...] = ()  # the lengths terms come in
     partial: dict[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)  # memo: word → (entries, idf)
     by_id: dict[int, int] = field(default_factory=dict)  # item id → entry index
     items: dict[int, CatalogItem] = field(default_factory=dict)  # detached, loaded with category and department
@@ -143,6 +166,15 @@ class _CatalogIndex:
     def idf_of(self, df: int) -> float:
         n = len(self.entries)
         return math.log(1 + n / max(df, 1)) / math.log(1 + n) if n > 1 else 1.0
+
+    def terms_in(self, text: str) -> list[str]:
+        """The terms found in the text, in `terms` order: each of its substrings of a term's length
+        looked up, rather than every term searched for in it (the catalog has far more terms than
+        a description has such substrings)."""
+        order = self.term_order
+        found = {piece for size in self.term_lengths for i in range(len(text) - size + 1)
+                 if (piece := text[i:i + size]) in order}
+        return sorted(found, key=order.__getitem__)
 
     def partial_hits(self, word: str) -> tuple[tuple[int, ...], float]:
         hit = self.partial.get(word)
@@ -191,6 +223,8 @@ def _build_catalog(db: Session, signature: tuple) -> _CatalogIndex:
         add(e.major, i, "major")
     index = _CatalogIndex(signature, time.monotonic(), entries, terms, {})
     index.idf = {t: index.idf_of(len(hits)) for t, hits in terms.items()}
+    index.term_order = {t: n for n, t in enumerate(terms)}
+    index.term_lengths = tuple(sorted({len(t) for t in terms}))
     index.by_id = {e.id: i for i, e in enumerate(entries)}
     index.items = {item.id: item for item in items}  # detached since `own` closed: read-only from here on
     return index
@@ -281,9 +315,9 @@ def _refresh_past(db: Session, index: _PastIndex, signature: datetime | None) ->
 
 # --- caches ---
 
-_catalogs: dict[URL, _CatalogIndex] = {}
-_pasts: dict[URL, _PastIndex] = {}
-_checked: dict[URL, float] = {}  # database → when its indexes were last found current (monotonic)
+_catalogs: dict[str, _CatalogIndex] = {}
+_pasts: dict[str, _PastIndex] = {}
+_checked: dict[str, float] = {}  # database → when its indexes were last found current (monotonic)
 _build_lock = threading.Lock()
 
 
@@ -295,9 +329,8 @@ def forget() -> None:
         _checked.clear()
 
 
-def _key(db: Session) -> URL:
-    # The URL itself (hashable): rendering it as text on every call cost a twentieth of a suggestion.
-    return db.get_bind().url
+def _key(db: Session) -> str:
+    return database_key(db)
 
 
 @functools.cache
@@ -420,12 +453,12 @@ def _rank(db: Session, description: str, limit: int) -> _Ranking | None:
             bucket.append(what)
 
     matched: dict[int, list[str]] = {}  # entry → the whole terms it matched
-    for term, hits in catalog.terms.items():
-        if term in text:
-            for i, kind in hits:
-                credit(i, WEIGHTS[kind] * catalog.idf[term], kind, term)
-                matched.setdefault(i, []).append(term)
-    for w in tokens(text, search=False):
+    for term in catalog.terms_in(text):
+        for i, kind in catalog.terms[term]:
+            credit(i, WEIGHTS[kind] * catalog.idf[term], kind, term)
+            matched.setdefault(i, []).append(term)
+    words, parts = segmented(text)
+    for w in words:
         hits, idf = catalog.partial_hits(w)
         for i in hits:
             if not any(w in m for m in matched.get(i, ())):  # no double credit for one word
@@ -433,7 +466,7 @@ def _rank(db: Session, description: str, limit: int) -> _Ranking | None:
     by_id = catalog.by_id
     past_counts: dict[int, int] = {}
     cases = past.cases
-    for w in tokens(text):
+    for w in parts:
         # A copy (atomic for a plain dict): a refresh in another thread may change the index.
         counts = dict(past.words.get(w) or {})
         if not counts:

@@ -170,6 +170,19 @@ def _insert_of(table: Table, returning: bool):
     return stmt.returning(*table.primary_key.columns) if returning else stmt
 
 
+@functools.cache
+def _column_plan(mapper) -> tuple:
+    """(attribute key, column key, is primary key, default) per column of a mapped class, in
+    the mapper's order; default is (callable?, value) or None."""
+    plan = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        default = column.default
+        plan.append((prop.key, column.key, column.primary_key,
+                     None if default is None else (default.is_callable, default.arg)))
+    return tuple(plan)
+
+
 def write_new(db: Session, obj, statement=None, **params) -> bool:
     """Writes a new mapped object with one Core INSERT in the session's transaction and adds it
     to the session as persistent, as if it had been loaded. The unit of work spends longer on
@@ -183,20 +196,30 @@ def write_new(db: Session, obj, statement=None, **params) -> bool:
     from the new id), run with the row's values by column key plus `params`; the columns it
     returns are set on the object. Such a statement may write nothing (ON CONFLICT DO NOTHING …
     RETURNING): then this returns False and the object stays out of the session."""
-    mapper = inspect(obj).mapper
-    table = mapper.local_table
-    values, missing_key = _completed_row(mapper, obj)
-    result = db.connection().execute(statement if statement is not None else _insert_of(table, missing_key),
+    values, missing_key = completed_row(obj)
+    result = db.connection().execute(statement if statement is not None else _insert_of(obj.__table__, missing_key),
                                      {**values, **params})
+    returned = {}
     if result.returns_rows:
         row = result.first()
         if row is None:
             return False
-        for key, value in row._mapping.items():
+        returned = row._mapping
+    attach_written(db, obj, returned)
+    return True
+
+
+def attach_written(db: Session, obj, returned) -> None:
+    """Adds an object whose row has just been written by a statement of our own to the session, as
+    if loaded: first the values the statement returned, by column key (columns of other tables
+    it returned alongside are left alone)."""
+    mapper = inspect(obj).mapper
+    table = mapper.local_table
+    for key, value in returned.items():
+        if key in table.c:
             setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
     make_transient_to_detached(obj)
     db.add(obj)
-    return True
 
 
 def add_unique(db: Session, row) -> bool:
@@ -229,40 +252,47 @@ def write_new_all(db: Session, objs: list) -> None:
     that order from one statement, one INSERT per row)."""
     if not objs:
         return
-    mapper = inspect(objs[0]).mapper
-    table = mapper.local_table
-    rows = [_completed_row(mapper, obj) for obj in objs]
+    table = objs[0].__table__
+    rows = [completed_row(obj) for obj in objs]
     missing_key = any(missing for _, missing in rows)
     stmt = insert(table)
     if missing_key:
         stmt = stmt.returning(*table.primary_key.columns, sort_by_parameter_order=True)
     result = db.connection().execute(stmt, [values for values, _ in rows])
-    if missing_key:
-        for obj, row in zip(objs, result.all(), strict=True):
-            for key, value in row._mapping.items():
-                setattr(obj, mapper.get_property_by_column(table.c[key]).key, value)
-    for obj in objs:
-        make_transient_to_detached(obj)
-    db.add_all(objs)
+    returned = [row._mapping for row in result.all()] if missing_key else [{}] * len(objs)
+    for obj, values in zip(objs, returned, strict=True):
+        attach_written(db, obj, values)
 
 
-def _completed_row(mapper, obj) -> tuple[dict, bool]:
-    """The object's column values by column key, unset ones first set to their Python-side
-    defaults; and whether its primary key is still to come from the database."""
+def completed_row(obj) -> tuple[dict, bool]:
+    """A new mapped object's column values by column key, unset ones first set to their
+    Python-side defaults; and whether its primary key is still to come from the database."""
+    mapper = inspect(obj).mapper
     state = obj.__dict__
     values = {}
     missing_key = False
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if prop.key not in state:
-            if column.primary_key:
+    for attr, column_key, primary_key, default in _column_plan(mapper):
+        if attr not in state:
+            if primary_key:
                 missing_key = True
                 continue
-            default = column.default
-            value = None if default is None else default.arg(None) if default.is_callable else default.arg
-            setattr(obj, prop.key, value)
-        values[column.key] = state[prop.key]
+            setattr(obj, attr, None if default is None else default[1](None) if default[0] else default[1])
+        values[column_key] = state[attr]
     return values, missing_key
+
+
+_database_keys: dict[int, tuple[object, str]] = {}  # id(URL) → (the URL, kept so its id is not reused; its text)
+
+
+def database_key(bind: Session | Engine) -> str:
+    """The database a session or engine works on, as the key of a per-process cache. An engine's
+    URL hashes by rendering itself as text on every lookup, and the intake path looks up half a
+    dozen such caches per case; this renders each URL once."""
+    url = (bind.get_bind() if isinstance(bind, Session) else bind).url
+    held = _database_keys.get(id(url))
+    if held is None:
+        held = _database_keys[id(url)] = (url, url.render_as_string(hide_password=True))
+    return held[1]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -15,7 +15,7 @@ from gridgov.accounts import principal_cache
 from gridgov.accounts.access import Principal
 from gridgov.accounts.service import token_holder
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import database_key, utcnow
 from gridgov.core.errors import AppError, NotAuthenticated
 from gridgov.core.security import csrf_matches, token_digest
 
@@ -81,7 +81,8 @@ async def token_principal(request: Request, raw: str, kind: str) -> Principal | 
     state = request.app.state
     seconds = state.settings.auth_cache_seconds
     digest = token_digest(raw)
-    if seconds > 0 and (known := principal_cache.cached_principal(state.engine.url, digest, kind)) is not None:
+    database = database_key(state.engine)
+    if seconds > 0 and (known := principal_cache.cached_principal(database, digest, kind)) is not None:
         return known
     generation = principal_cache.current_generation()
     # A blocking query must not run on the event loop: it would stall every other request.
@@ -90,7 +91,7 @@ async def token_principal(request: Request, raw: str, kind: str) -> Principal | 
         return None
     principal, expires_at = held
     if seconds > 0:
-        principal_cache.remember_principal(state.engine.url, digest, kind, principal, seconds,
+        principal_cache.remember_principal(database, digest, kind, principal, seconds,
                                            (expires_at - utcnow()).total_seconds(), generation)
     return principal
 

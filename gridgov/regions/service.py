@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, defer
 
 from gridgov.accounts.access import Principal
 from gridgov.accounts.principal_cache import forget_principals
-from gridgov.core.db import add_unique
+from gridgov.core.db import add_unique, database_key
 from gridgov.core.errors import NotFound, OutsideJurisdiction
 from gridgov.regions.geo import from_geojson
 from gridgov.regions.models import MetaValue, Region
@@ -101,7 +101,7 @@ def meta_snapshot(db: Session) -> dict[str, tuple[int, str]]:
     db.connection()  # begins the transaction the answer is kept for
     transaction = db.get_transaction()
     bumped = db.info.get(_META_BUMPED) is transaction
-    url = db.get_bind().url
+    url = database_key(db)
     now = _clock()
     shared = _shared_meta.get(url)
     if not bumped and shared is not None and now - shared[0] < META_CHECK_SECONDS:
@@ -126,7 +126,7 @@ def forget_meta_snapshot(db: Session) -> None:
     db.info.pop(_META_SNAPSHOT, None)
     db.connection()
     db.info[_META_BUMPED] = db.get_transaction()
-    url = db.get_bind().url
+    url = database_key(db)
     _drop_shared(url)
     event.listen(db, "after_commit", lambda _session: _drop_shared(url), once=True)
 

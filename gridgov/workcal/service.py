@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from gridgov.core.db import utcnow
+from gridgov.core.db import database_key, utcnow
 from gridgov.core.errors import FieldProblem, ValidationFailed
 from gridgov.workcal.calendar import MAX_YEAR, MIN_YEAR, WorkCalendar
 from gridgov.workcal.models import CalendarDay, CalendarYear
@@ -362,7 +362,7 @@ def calendar_for(db: Session, settings) -> WorkCalendar:
     """The working calendar of this database, built once per process and rebuilt when the
     calendar's version changes (any seed, set_year or clear_year, in any process)."""
     version = calendar_version(db)  # read first: the days read next are at least this new
-    key = (db.get_bind().url.render_as_string(hide_password=True), settings.office_hours, settings.timezone)
+    key = (database_key(db), settings.office_hours, settings.timezone)
     hit = _cache.get(key)
     if hit is not None and hit[0] == version:
         return hit[1]

@@ -127,6 +127,14 @@ def test_a_new_case_reads_back_as_it_was_answered(client, auth, sessions):
     assert case["number"].endswith(f"{case['id']:06d}") and case["number"].startswith("SJ")
     events = client.get(f"/api/v1/cases/{case['id']}/events", headers=auth(WORKER)).json()
     assert [e["action"] for e in events] == ["report"]
+    # On PostgreSQL the event is written by the same statement as the case, from the case's row.
+    me = client.get("/api/v1/me", headers=auth(WORKER)).json()
+    report = events[0]
+    assert (report["from_state"], report["to_state"], report["comment"]) == ("", "reported", "回读测试：路灯不亮")
+    assert report["actor"]["id"] == me["id"]
+    assert report["created_at"] == case["created_at"]
+    assert report["data"] == {"source": "grid_worker", "routing_rule": case["routing_rule"],
+                              "routing_reason": case["routing_reason"], "item_code": case["item"]["code"]}
 
 
 def test_concurrent_resends_make_one_case(client, auth, sessions, backend):
