@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from gridgov.cases import service
 from gridgov.cases.lifecycle import ACTIONS, allowed_actions
@@ -54,7 +54,8 @@ def create_case(body: CaseIn, request: Request, who: Who,
         out = case_outs(db, [case], items={done.item.id: done.item} if done.item else None,
                         departments={done.department.id: done.department} if done.department else None,
                         names={case.handler_id: done.handler_name} if done.handler_name else None)[0]
-    return JSONResponse(out.model_dump(mode="json"), status_code=201 if done.created else 200)
+    # Serialised by pydantic straight to bytes, not to a dict for json.dumps.
+    return Response(out.model_dump_json(), status_code=201 if done.created else 200, media_type="application/json")
 
 
 @router.get("", response_model=CasePage)

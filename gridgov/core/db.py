@@ -246,24 +246,6 @@ def _open_transaction(db: Session) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def write_new_all(db: Session, objs: list) -> None:
-    """`write_new` for several new objects of one class: one INSERT statement for all of them
-    with their keys back in order (on PostgreSQL; SQLAlchemy gives SQLite, which cannot promise
-    that order from one statement, one INSERT per row)."""
-    if not objs:
-        return
-    table = objs[0].__table__
-    rows = [completed_row(obj) for obj in objs]
-    missing_key = any(missing for _, missing in rows)
-    stmt = insert(table)
-    if missing_key:
-        stmt = stmt.returning(*table.primary_key.columns, sort_by_parameter_order=True)
-    result = db.connection().execute(stmt, [values for values, _ in rows])
-    returned = [row._mapping for row in result.all()] if missing_key else [{}] * len(objs)
-    for obj, values in zip(objs, returned, strict=True):
-        attach_written(db, obj, values)
-
-
 def completed_row(obj) -> tuple[dict, bool]:
     """A new mapped object's column values by column key, unset ones first set to their
     Python-side defaults; and whether its primary key is still to come from the database."""

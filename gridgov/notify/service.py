@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +26,7 @@ from gridgov.accounts.models import User
 from gridgov.accounts.service import MOBILE_CONTEXT
 from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher, data_cipher
-from gridgov.core.db import add_unique, utcnow, write_new_all
+from gridgov.core.db import add_unique, utcnow
 from gridgov.core.errors import NotFound
 from gridgov.notify.models import ChannelHealth, InboxItem, OutboxMessage
 
@@ -75,20 +75,22 @@ def outbox_row(user_id: int, topic: str, title: str, body: str = "", link: str =
 
 
 def notify(db: Session, user_ids: Iterable[int], topic: str, title: str, body: str = "", link: str = "",
-           payload: dict | None = None) -> list[OutboxMessage]:
+           payload: dict | None = None) -> int:
     """Queues a notification for each distinct user in the caller's transaction (nothing is
     committed here): one "inbox" outbox message per user (see `outbox_row`), written at once (one
-    INSERT for all). Returns the written messages.
+    INSERT for all, as rows: no caller needs them back as objects, and reading their ids back
+    cost as much again). Returns how many were queued.
 
     The webhook copy is not the caller's concern: when the worker delivers an inbox message and
     `Settings.webhook_url` is set, it adds a "webhook" message for the same user in the same
     transaction, which is then posted and retried on its own.
     """
     _check(topic, link)  # bad arguments fail even with nobody to tell
-    messages = [OutboxMessage(**outbox_row(user_id, topic, title, body, link, payload))
-                for user_id in dict.fromkeys(u for u in user_ids if u is not None)]
-    write_new_all(db, messages)
-    return messages
+    rows = [outbox_row(user_id, topic, title, body, link, payload)
+            for user_id in dict.fromkeys(u for u in user_ids if u is not None)]
+    if rows:
+        db.execute(insert(OutboxMessage.__table__), rows)
+    return len(rows)
 
 
 # --- delivery ---

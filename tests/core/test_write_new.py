@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import event, select
 
 from gridgov.cases.models import Case, CaseEvent
-from gridgov.core.db import write_new, write_new_all
+from gridgov.core.db import write_new
 
 
 class Statements:
@@ -58,24 +58,3 @@ def test_a_given_key_is_written_as_given(app, sessions):
         assert db.scalar(select(CaseEvent.action).where(CaseEvent.id == taken + 1000)) == "report"
         db.rollback()
         assert db.scalar(select(CaseEvent.id).where(CaseEvent.id == taken + 1000)) is None
-
-
-def test_several_new_objects_are_one_insert_with_their_keys_in_order(app, sessions):
-    engine = app.state.engine
-    with sessions() as db:
-        case_id = db.scalar(select(Case.id).order_by(Case.id))
-        events = [CaseEvent(case_id=case_id, action="report", to_state="reported", comment=f"第 {n} 条")
-                  for n in range(5)]
-        with Statements(engine) as seen:
-            write_new_all(db, events)
-            # SQLite cannot promise the order of keys one statement returns: one INSERT per row there.
-            assert seen == (["INSERT"] if engine.dialect.name == "postgresql" else ["INSERT"] * 5)
-            ids = [ev.id for ev in events]
-            assert all(ids) and ids == sorted(ids) and len(set(ids)) == 5
-            assert [ev.data for ev in events] == [{}] * 5
-            assert len(seen) == (1 if engine.dialect.name == "postgresql" else 5)  # nothing read back
-        for ev in events:
-            assert db.get(CaseEvent, ev.id) is ev
-            assert db.scalar(select(CaseEvent.comment).where(CaseEvent.id == ev.id)) == ev.comment
-        write_new_all(db, [])  # nothing to write asks nothing
-        db.rollback()
