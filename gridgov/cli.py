@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gridgov.core.config import Settings
@@ -240,5 +241,23 @@ def grids_export(out: Path | None = typer.Option(None, "--out", "-o", help="输�
         sys.stdout.write(text)
 
 
+def main() -> None:
+    """The `gridgov` command: `app`, with settings that cannot be read told as such, not as a traceback."""
+    from pydantic import ValidationError
+
+    from gridgov.core.config import settings_problems
+
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        err.print("[red]配置有误，请检查以下环境变量（或 .env 文件）/ Invalid settings: check these environment "
+                  "variables (or the .env file):[/red]", soft_wrap=True)
+        for line in settings_problems(exc):
+            err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OUTBOX_KEEP_DAYS_MAX = 3650  # ten years: far beyond any need, and short of overflowing a date
@@ -70,16 +70,40 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        # Checked here, not at the first deadline a case needs: that would fail a grid worker's report.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("须为已知的 IANA 时区名，如 Asia/Shanghai / must be a known IANA time zone, such as "
+                             "Asia/Shanghai") from None
+        return name
+
+    @field_validator("office_hours")
+    @classmethod
+    def _readable_office_hours(cls, text: str) -> str:
+        from gridgov.workcal.calendar import parse_office_hours
+
+        try:
+            parse_office_hours(text)
+        except ValueError as exc:
+            raise ValueError(f"{exc}（如 08:00-12:00,14:00-18:00）/ working hours as comma-separated HH:MM-HH:MM "
+                             f"spans in order, such as 08:00-12:00,14:00-18:00") from None
+        return text
+
     @field_validator("outbox_keep_days")
     @classmethod
     def _outbox_keep_days_in_range(cls, days: int) -> int:
         # 0 is refused rather than guessed at: to some it reads "delete at once", to others "keep for ever".
         if not 1 <= days <= OUTBOX_KEEP_DAYS_MAX:
-            raise ValueError(f"GRIDGOV_OUTBOX_KEEP_DAYS 必须是 1 到 {OUTBOX_KEEP_DAYS_MAX} 之间的天数"
-                             f"（已发送的通知在发件箱中保留多久）/ must be a number of days from 1 to "
-                             f"{OUTBOX_KEEP_DAYS_MAX}: how long a "
-                             f"delivered notification stays in the outbox before it is deleted (got {days}; 0 does "
-                             f"not mean 'for ever': to keep them long, give a large number)")
+            raise ValueError(f"须为 1 到 {OUTBOX_KEEP_DAYS_MAX} 之间的天数（已发送的通知在发件箱中保留多久；0 "
+                             f"不表示永久保留，要长期保留请给一个大数）/ must be a number of days from 1 to "
+                             f"{OUTBOX_KEEP_DAYS_MAX}: how long a delivered notification stays in the outbox before "
+                             f"it is deleted (0 does not mean 'for ever': to keep them long, give a large number)")
         return days
 
     @cached_property
@@ -119,3 +143,39 @@ def _kept_secret(path: Path, make) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(value + "\n")
     return value
+
+
+# pydantic's error types → the rule in Chinese / English, with the limits pydantic gives in `ctx`.
+_RULES = {
+    "int_parsing": ("须为整数", "must be a whole number"),
+    "int_from_float": ("须为整数", "must be a whole number"),
+    "float_parsing": ("须为数字", "must be a number"),
+    "bool_parsing": ("须为 true 或 false", "must be true or false"),
+    "greater_than_equal": ("不能小于 {ge}", "must be at least {ge}"),
+    "greater_than": ("须大于 {gt}", "must be more than {gt}"),
+    "less_than_equal": ("不能大于 {le}", "must be at most {le}"),
+    "less_than": ("须小于 {lt}", "must be less than {lt}"),
+    "literal_error": ("须为以下之一：{expected}", "must be one of: {expected}"),
+}
+_SECRET_SETTINGS = {"secret_key", "data_key", "webhook_secret"}
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per setting `Settings()` refused: the environment variable, the rule it broke (in
+    Chinese, then English) and what it was given, unless it is a secret. For the command line,
+    which would otherwise show pydantic's traceback."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        name = f"GRIDGOV_{field.upper()}" if field else "GRIDGOV_*"
+        ctx = {k: str(v) for k, v in (error.get("ctx") or {}).items()}
+        if error["type"] == "value_error":
+            rule = ctx.get("error", error["msg"])
+        elif error["type"] in _RULES:
+            zh, en = _RULES[error["type"]]
+            rule = f"{zh.format(**ctx)} / {en.format(**ctx)}"
+        else:
+            rule = error["msg"]
+        given = "" if field in _SECRET_SETTINGS or "input" not in error else f"（收到 / got {error['input']!r}）"
+        lines.append(f"{name}：{rule}{given}")
+    return lines

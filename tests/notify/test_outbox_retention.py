@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gridgov.core.config import Settings
+from gridgov.core.config import Settings, settings_problems
 from gridgov.core.db import utcnow
 from gridgov.core.jobs import registered_jobs
 from gridgov.notify import retention
@@ -220,8 +220,8 @@ def test_gridgov_worker_runs_the_prune_alone_and_prints_what_it_deleted(cli, wor
 def test_the_keeping_time_must_be_a_sensible_number_of_days(days, tmp_path):
     with pytest.raises(ValidationError) as caught:
         Settings(var_dir=tmp_path, outbox_keep_days=days)
-    message = str(caught.value)
-    assert "GRIDGOV_OUTBOX_KEEP_DAYS" in message and "from 1 to 3650" in message
+    (problem,) = settings_problems(caught.value)
+    assert problem.startswith("GRIDGOV_OUTBOX_KEEP_DAYS：须为 1 到 3650 之间的天数") and "from 1 to 3650" in problem
 
 
 def test_the_keeping_time_defaults_to_30_days_and_is_read_from_the_environment(tmp_path, monkeypatch):
