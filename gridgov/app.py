@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from gridgov.cases.pages import router as case_pages
     from gridgov.cases.views import router as cases_api
     from gridgov.catalog.views import router as catalog
+    from gridgov.core.audit_views import router as audit_api
     from gridgov.core.ops import router as ops
     from gridgov.departments.views import router as departments_api
     from gridgov.missing.pages import router as missing_pages
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (cases_api, ops, accounts_api, regions_api, departments_api, case_pages, catalog, notify, open311_api,
                calendar_api, people_excel_api, people_import_pages,
                people_api, people_pages, visits_api, visit_pages, missing_api,
-               missing_pages, pages)
+               missing_pages, audit_api, pages)
     for router in routers:
         app.include_router(router)
     install_in_process(app)  # background jobs inside the server, when settings.worker_in_process

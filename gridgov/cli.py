@@ -183,7 +183,7 @@ def users_add(username: str = typer.Option(..., help="登录名"), name: str = t
         try:
             user = service.create_user(db, _system_principal(), username=username, display_name=name,
                                        password=password, role=role, region_code=region, department_id=dept_id,
-                                       mobile=mobile, cipher=data_cipher(settings) if mobile else None)
+                                       mobile=mobile, cipher=data_cipher(settings))
         except AppError as exc:
             body = exc.body("zh")["error"]
             err.print(f"[red]{body['message']}[/red]")

@@ -17,6 +17,7 @@ from gridgov.accounts.models import AuthToken, LoginFailure, User
 from gridgov.accounts.principal_cache import forget_principals
 from gridgov.accounts.roles import ROLES
 from gridgov.cases.routing import bump_routing
+from gridgov.core import audit
 from gridgov.core.config import Settings
 from gridgov.core.crypto import DataCipher
 from gridgov.core.db import add_unique, dialect_insert, utcnow
@@ -281,10 +282,9 @@ def _set_mobile(user: User, mobile: str, cipher: DataCipher | None) -> None:
 
 def create_user(db: Session, who: Principal, *, username: str, display_name: str, password: str,
                 role: str, region_code: str, department_id: int | None = None,
-                password_hash: str | None = None, mobile: str | None = None,
-                cipher: DataCipher | None = None) -> User:
-    """A new account. `mobile` (optional, blank for none) is checked and stored encrypted with
-    `cipher`, which must be given whenever a mobile is."""
+                cipher: DataCipher, password_hash: str | None = None, mobile: str | None = None) -> User:
+    """A new account, written to the audit log (`cipher` keys it, and encrypts the mobile). `mobile`
+    (optional, blank for none) is checked and stored encrypted."""
     who.require("users.manage")
     username = username.strip().lower()
     problems = _check_assignment(db, who, role, region_code, department_id)
@@ -308,17 +308,31 @@ def create_user(db: Session, who: Principal, *, username: str, display_name: str
         # Taken since the look above: two admins created the same name at the same moment. The
         # one who lost is told what the look would have told them, not a server error.
         raise ValidationFailed({"username": FieldProblem("用户名已存在")}) from None
+    _audit_account(db, cipher, who, "user.create", user, _account_facts(user))
     return user
+
+
+def _account_facts(user: User) -> dict:
+    """What the audit log keeps of an account: never a password, the mobile only masked."""
+    return {"role": user.role, "region_code": user.region_code, "department_id": user.department_id,
+            "is_active": user.is_active, "display_name": user.display_name, "mobile": user.mobile_masked or ""}
+
+
+def _audit_account(db: Session, cipher: DataCipher, who: Principal, action: str, user: User, data: dict) -> None:
+    audit.record(db, cipher, audit.actor_of(who), action, object_type="user", object_id=user.id,
+                 subject=f"账户 {user.username}（{user.display_name}）", data=data)
 
 
 def update_user(db: Session, who: Principal, user_id: int, *, display_name: str | None = None,
                 role: str | None = None, region_code: str | None = None,
                 department_id: int | None | type(...) = ..., is_active: bool | None = None,
-                password: str | None = None, mobile: str | None = None, cipher: DataCipher | None = None) -> User:
+                password: str | None = None, mobile: str | None = None, cipher: DataCipher) -> User:
     """Changes what is given; None leaves a field as it is. `mobile`: a new number (stored
-    encrypted with `cipher`), or '' to take the number away."""
+    encrypted with `cipher`), or '' to take the number away. What changed (before → after, a new
+    password only as such) goes to the audit log."""
     who.require("users.manage")
     user = get_user(db, who, user_id)
+    before = _account_facts(user)
     forget_principals(db)  # its role, region, name or standing may change, its tokens may go
     bump_routing(db)  # and so may whom cases are routed to
     new_role = role or user.role
@@ -349,6 +363,11 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     if password:
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
+    changes = {key: [was, now] for key, was in before.items() if (now := _account_facts(user)[key]) != was}
+    if password:
+        changes["password"] = "重设 / reset"
+    if changes:
+        _audit_account(db, cipher, who, "user.update", user, changes)
     db.flush()
     db.refresh(user, ["region"])
     return user

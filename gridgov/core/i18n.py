@@ -908,3 +908,16 @@ EN.update({
         "Delivered messages are deleted after {days} days; waiting and given-up messages are never deleted for "
         "their age, and the in-app notices users read are not touched.",
 })
+
+EN.update({  # the audit log page
+    "审计日志": "Audit log", "校验日志链": "Check the chain", "操作人": "By",
+    "操作人姓名或账号": "Name or account of who acted",
+    "对象": "Record", "涉及": "Whose", "至": "to", "导出": "Export", "查看完整信息": "Full details seen",
+    "新建账户": "Account created", "修改账户": "Account changed",
+    "日志链完整：{n} 条记录均未被修改或删除。": "The chain is whole: none of its {n} entries was changed or deleted.",
+    "日志链已被破坏": "The chain is broken",
+    "日期格式不正确，已忽略：{dates}（应为 YYYY-MM-DD）": "Dates not understood, ignored: {dates} (use YYYY-MM-DD)",
+    "没有符合条件的审计记录。查看完整身份证号或电话、导出个人信息、新建或修改账户时都会记入审计日志。":
+        "No audit entries match. Seeing a full ID or phone number, exporting personal data, and creating or "
+        "changing an account are all recorded here.",
+})

@@ -44,6 +44,7 @@ NAV = [  # (path, label, permission or None)
     ("/admin/calendar", "工作日历", "calendar.read"),
     ("/admin/users", "用户管理", "users.read"),
     ("/admin/outbox", "通知投递", "notify.manage"),
+    ("/admin/audit", "审计日志", "audit.read"),
 ]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from gridgov.accounts import service
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import AuthToken, LoginFailure, User
+from gridgov.core.crypto import data_cipher
 from gridgov.core.db import utcnow
 from gridgov.core.security import token_digest
 
@@ -54,7 +55,8 @@ def new_user(request, role: str = "grid_worker", region: str = "43020300100101",
     forget_later(request, username)
     with request.getfixturevalue("sessions")() as db:
         user = service.create_user(db, ROOT, username=username, display_name="测试用户", password=password,
-                                   role=role, region_code=region, department_id=department_id)
+                                   role=role, region_code=region, department_id=department_id,
+                                   cipher=data_cipher(request.getfixturevalue("app").state.settings))
         db.commit()
         return username, user.id
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from gridgov.accounts import service
 from gridgov.accounts.models import User
 from gridgov.cli import app as cli
+from gridgov.core.crypto import data_cipher
 from gridgov.departments.models import Department
 from tests.accounts.test_auth import (
     PASSWORD,
@@ -145,7 +146,8 @@ def test_a_created_user_is_written_only_with_its_transaction(sessions, request):
     username = fresh_name(request)
     with sessions() as db:
         service.create_user(db, ROOT, username=username, display_name="回滚", password=PASSWORD,
-                            role="grid_worker", region_code=GRID)
+                            role="grid_worker", region_code=GRID,
+                            cipher=data_cipher(request.getfixturevalue("app").state.settings))
         db.rollback()
     assert stored_user(sessions, username) is None
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gridgov.accounts import service as accounts
+from gridgov.core.crypto import data_cipher
 from gridgov.core.db import utcnow
 from gridgov.notify.service import deliver_due, notify
 from tests.notify.test_delivery import Recorder, outbox_rows, webhook_row
@@ -26,7 +27,7 @@ def admin_app(notify_world):
     with notify_world.sessions() as db:
         for username, role in (("root", "admin"), ("desk", "district_dispatcher")):
             accounts.create_user(db, OPERATOR, username=username, display_name=username, password=PASSWORD, role=role,
-                                 region_code="430203")
+                                 region_code="430203", cipher=data_cipher(notify_world.settings))
         db.commit()
     application = create_app(notify_world.with_webhook())
     yield application

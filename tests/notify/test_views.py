@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from gridgov.accounts import service as accounts
 from gridgov.accounts.access import Principal
 from gridgov.accounts.models import User
+from gridgov.core.crypto import data_cipher
 from gridgov.core.db import utcnow
 from gridgov.notify.models import InboxItem, OutboxMessage
 from tests.conftest import settings_for
@@ -54,7 +55,8 @@ def person(notify_app, request):
         username = f"n_{uuid.uuid4().hex[:12]}"
         with sessions() as db:
             user = accounts.create_user(db, ROOT, username=username, display_name="通知测试", password=PASSWORD,
-                                        role="district_dispatcher", region_code="430203")
+                                        role="district_dispatcher", region_code="430203",
+                                        cipher=data_cipher(notify_app.state.settings))
             db.commit()
             made.append(username)
             return username, user.id
