@@ -16,7 +16,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-OUTBOX_KEEP_DAYS_MAX = 3650  # ten years: far beyond any need, and short of overflowing a date
+KEEP_DAYS_MAX = 3650  # ten years: far beyond any need, and short of overflowing a date
+_KEPT = {  # what a keep-days setting keeps, for its error message
+    "outbox_keep_days": ("已发送的通知在发件箱中保留多久",
+                         "how long a delivered notification stays in the outbox before it is deleted"),
+    "inbox_keep_days": ("站内通知读过后保留多久", "how long an in-app notice is kept after it was read"),
+}
 
 
 class Settings(BaseSettings):
@@ -56,6 +61,9 @@ class Settings(BaseSettings):
         default=30, description="Days a delivered (sent) notification is kept in the outbox, then deleted by the "
         "hourly job notify.prune_outbox; 1 to 3650. Messages still waiting and those given up (until an "
         "administrator sends them again) are never deleted by age, nor the in-app notices users read.")
+    inbox_keep_days: int = Field(
+        default=365, description="Days an in-app notice is kept after it was read, then deleted by the hourly job "
+        "notify.prune_inbox; 1 to 3650. Unread notices are never deleted by age.")
     missing_radius_m: int = Field(default=2000, ge=100, le=50000,
                                   description="Default search radius (m) of a missing-person report.")
     missing_police_department: str = Field(default="GAJ", description="Code of the police department alerted.")
@@ -95,15 +103,15 @@ class Settings(BaseSettings):
                              f"spans in order, such as 08:00-12:00,14:00-18:00") from None
         return text
 
-    @field_validator("outbox_keep_days")
+    @field_validator("outbox_keep_days", "inbox_keep_days")
     @classmethod
-    def _outbox_keep_days_in_range(cls, days: int) -> int:
+    def _keep_days_in_range(cls, days: int, info) -> int:
         # 0 is refused rather than guessed at: to some it reads "delete at once", to others "keep for ever".
-        if not 1 <= days <= OUTBOX_KEEP_DAYS_MAX:
-            raise ValueError(f"须为 1 到 {OUTBOX_KEEP_DAYS_MAX} 之间的天数（已发送的通知在发件箱中保留多久；0 "
-                             f"不表示永久保留，要长期保留请给一个大数）/ must be a number of days from 1 to "
-                             f"{OUTBOX_KEEP_DAYS_MAX}: how long a delivered notification stays in the outbox before "
-                             f"it is deleted (0 does not mean 'for ever': to keep them long, give a large number)")
+        if not 1 <= days <= KEEP_DAYS_MAX:
+            zh, en = _KEPT[info.field_name]
+            raise ValueError(f"须为 1 到 {KEEP_DAYS_MAX} 之间的天数（{zh}；0 不表示永久保留，要长期保留请给一个"
+                             f"大数）/ must be a number of days from 1 to {KEEP_DAYS_MAX}: {en} (0 does not mean "
+                             f"'for ever': to keep them long, give a large number)")
         return days
 
     @cached_property

@@ -914,6 +914,8 @@ EN.update({  # the audit log page
     "操作人姓名或账号": "Name or account of who acted",
     "对象": "Record", "涉及": "Whose", "至": "to", "导出": "Export", "查看完整信息": "Full details seen",
     "新建账户": "Account created", "修改账户": "Account changed",
+    "读过的通知保留 {days} 天后自动删除；未读的通知不会因时间删除。":
+        "Notices are deleted {days} days after they were read; unread ones are never deleted for their age.",
     "日志链完整：{n} 条记录均未被修改或删除。": "The chain is whole: none of its {n} entries was changed or deleted.",
     "日志链已被破坏": "The chain is broken",
     "日期格式不正确，已忽略：{dates}（应为 YYYY-MM-DD）": "Dates not understood, ignored: {dates} (use YYYY-MM-DD)",

@@ -1,4 +1,5 @@
-"""The notification jobs: drain the outbox every few seconds; delete what was delivered long ago hourly."""
+"""The notification jobs: drain the outbox every few seconds; hourly, delete what was delivered long
+ago and the in-app notices read long ago."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.core.config import Settings
-from gridgov.core.db import utcnow
+from gridgov.core.db import database_key, utcnow
 from gridgov.core.jobs import Job, register
 from gridgov.notify import retention
-from gridgov.notify.models import OutboxMessage
+from gridgov.notify.models import InboxItem, OutboxMessage
 from gridgov.notify.retention import Position, PruneReport
 from gridgov.notify.service import DeliveryReport, deliver_due
 
@@ -56,30 +57,71 @@ def prune_outbox(sessions: sessionmaker[Session], settings: Settings, now: datet
     before = retention.cutoff(now or utcnow(), settings.outbox_keep_days)
     report = PruneReport(settings.outbox_keep_days)
     with sessions() as db:
-        where = db.get_bind().url.render_as_string(hide_password=True)
+        where = database_key(db)
         newest = db.scalar(select(func.max(OutboxMessage.id)))
     if newest is None:
         return report
     position = resume.pop(where, None)
-    started = clock()
-    while True:
+
+    def one_batch() -> tuple[int, bool]:
+        nonlocal position
         with sessions() as db:
             deleted, position = retention.delete_delivered(db, before, below_id=newest, after=position, batch=batch)
             db.commit()
+        return deleted, position is not None
+
+    _in_batches(report, one_batch, seconds, clock)
+    if report.unfinished:
+        resume[where] = position
+    _log_pruned("delivered notifications pruned", report)
+    return report
+
+
+def prune_inbox(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None,
+                batch: int = PRUNE_BATCH, seconds: float = PRUNE_SECONDS,
+                clock: Callable[[], float] = time.monotonic) -> PruneReport:
+    """Deletes the in-app notices read more than `settings.inbox_keep_days` before `now`, `batch`
+    at a time, each batch committed on its own, for up to `seconds`; unread ones stay."""
+    before = retention.cutoff(now or utcnow(), settings.inbox_keep_days)
+    report = PruneReport(settings.inbox_keep_days, kind="notices read")
+    with sessions() as db:
+        newest = db.scalar(select(func.max(InboxItem.id)))
+    if newest is None:
+        return report
+
+    def one_batch() -> tuple[int, bool]:
+        with sessions() as db:
+            deleted = retention.delete_read_notices(db, before, below_id=newest, batch=batch)
+            db.commit()
+        return deleted, deleted == batch
+
+    _in_batches(report, one_batch, seconds, clock)
+    _log_pruned("read notices pruned", report)
+    return report
+
+
+def _in_batches(report: PruneReport, one_batch: Callable[[], tuple[int, bool]], seconds: float,
+                clock: Callable[[], float]) -> None:
+    """Runs `one_batch` (a batch in a transaction of its own: (deleted, more may remain)) until
+    nothing remains or `seconds` have passed; then the report says the next run goes on."""
+    started = clock()
+    while True:
+        deleted, more = one_batch()
         report.deleted += deleted
         report.batches += 1
-        if position is None:
-            break
+        if not more:
+            return
         if clock() - started >= seconds:
             report.unfinished = True
-            resume[where] = position
-            break
+            return
+
+
+def _log_pruned(message: str, report: PruneReport) -> None:
     if report.deleted:
-        log.info("delivered notifications pruned", extra={"fields": {
-            "deleted": report.deleted, "batches": report.batches, "keep_days": report.keep_days,
-            "unfinished": report.unfinished}})
-    return report
+        log.info(message, extra={"fields": {"deleted": report.deleted, "batches": report.batches,
+                                            "keep_days": report.keep_days, "unfinished": report.unfinished}})
 
 
 register(Job("notify.deliver", 5, deliver))
 register(Job("notify.prune_outbox", 3600, prune_outbox))
+register(Job("notify.prune_inbox", 3600, prune_inbox))

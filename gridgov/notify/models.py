@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.core.db import Base, UTCDateTime, utcnow
@@ -34,10 +34,14 @@ class OutboxMessage(Base):
 class InboxItem(Base):
     """A user's in-app notification. One per outbox message: a redelivery cannot duplicate it. It
     outlives its message: the outbox is pruned of delivered ones (`gridgov.notify.retention`), and
-    the reference is then set to NULL."""
+    the reference is then set to NULL. Read ones go after `Settings.inbox_keep_days` (the
+    `notify.prune_inbox` job); unread ones stay, however old."""
 
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("outbox_id"),)
+    __table_args__ = (UniqueConstraint("outbox_id"),
+                      # Read notices in the order notify.prune_inbox deletes them (0017).
+                      Index("ix_inbox_read_at", "read_at", postgresql_where=text("read_at IS NOT NULL"),
+                            sqlite_where=text("read_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))

@@ -1,5 +1,6 @@
-"""How long delivered notifications stay in the outbox: a sent message has done its work, and every
-case action writes some, so those sent more than `Settings.outbox_keep_days` ago are deleted.
+"""How long notifications are kept. A sent message has done its work, and every case action writes
+some, so those sent more than `Settings.outbox_keep_days` ago are deleted from the outbox; in-app
+notices read more than `Settings.inbox_keep_days` ago go from the inbox (`delete_read_notices`).
 
 Only `sent` messages go. Pending and sending ones are still to be delivered; dead ones wait, however
 old, for an administrator to send them again (/admin/outbox offers nothing else to settle them). The
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
-from gridgov.notify.models import OutboxMessage
+from gridgov.notify.models import InboxItem, OutboxMessage
 from gridgov.notify.service import CLAIM_LEASE_SECONDS, SENT
 
 # A sent message's `next_attempt_at` is at most its `sent_at` plus a claim's lease (an inbox message
@@ -45,12 +46,13 @@ class PruneReport:
     deleted: int = 0
     batches: int = 0
     unfinished: bool = False  # the run's time was up first; the next run goes on
+    kind: str = "messages sent"  # what was deleted, for the report line
 
     def __bool__(self) -> bool:
         return self.deleted > 0
 
     def __str__(self) -> str:
-        text = f"deleted {self.deleted} messages sent over {self.keep_days} days ago in {self.batches} batches"
+        text = f"deleted {self.deleted} {self.kind} over {self.keep_days} days ago in {self.batches} batches"
         if self.unfinished:
             text += "; more remain for the next run"
         return text
@@ -97,3 +99,19 @@ def _unindexed(column):
     range, and would walk every sent message a batch; a unary + (its documented way) leaves it no
     choice but the range on ix_outbox_next_attempt_at, which is also the batch's order."""
     return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def delete_read_notices(db: Session, before: datetime, *, below_id: int, batch: int = 5000) -> int:
+    """Deletes up to `batch` in-app notices read before `before` (oldest read first, through
+    ix_inbox_read_at), only with an id below `below_id` (see `delete_delivered`: SQLite would hand
+    the newest id out again, and the inbox page's "mark all read" counts on ids rising); returns
+    how many went. Unread notices are never taken. Deleted rows leave the range, so every batch
+    starts at its beginning. On PostgreSQL the batch is locked with SKIP LOCKED: a notice being
+    marked read elsewhere is left to the next run."""
+    chosen = (select(InboxItem.id).where(InboxItem.read_at.is_not(None), InboxItem.read_at < before,
+                                         InboxItem.id < below_id)
+              .order_by(InboxItem.read_at, InboxItem.id).limit(batch))
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(of=InboxItem, skip_locked=True)
+    return db.execute(delete(InboxItem).where(InboxItem.id.in_(chosen.scalar_subquery()))
+                      .execution_options(synchronize_session=False)).rowcount

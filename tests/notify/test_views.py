@@ -224,8 +224,10 @@ def test_empty_inbox_says_so_in_either_language(web, person):
     page = web.get("/inbox", headers=PAGE)
     assert 'data-testid="inbox-empty"' in page.text and "暂无通知" in page.text
     assert 'data-testid="inbox"' not in page.text
+    assert "读过的通知保留 365 天后自动删除" in page.text  # GRIDGOV_INBOX_KEEP_DAYS
     english = web.get("/inbox?lang=en", headers=PAGE)
     assert "Notifications" in english.text and "No notifications yet." in english.text
+    assert "deleted 365 days after they were read" in english.text
 
 
 def test_inbox_page_needs_a_login(web):
