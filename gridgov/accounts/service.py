@@ -363,7 +363,8 @@ def update_user(db: Session, who: Principal, user_id: int, *, display_name: str 
     if password:
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
-    changes = {key: [was, now] for key, was in before.items() if (now := _account_facts(user)[key]) != was}
+    after = _account_facts(user)
+    changes = {key: [was, after[key]] for key, was in before.items() if after[key] != was}
     if password:
         changes["password"] = "重设 / reset"
     if changes:
