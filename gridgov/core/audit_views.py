@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -94,27 +95,47 @@ def audit_list(request: Request, db: DB, who: Who, action: str | None = None, ac
     return AuditPage(total=total, items=[_out(e) for e in rows])
 
 
+@dataclass
+class PageFilter:
+    """The page's and its export's filters as the form sends them: a date the form could not have
+    sent is left out of the filter and named on the page, rather than failing it."""
+
+    filter: AuditFilter
+    bad_dates: list[str]
+
+    @property
+    def query(self) -> str:
+        """The filter as a query string, for the pager, the chain check and the export links."""
+        return urlencode({k: v for k, v in vars(self.filter).items() if v})
+
+
+def page_filter(action: str = "", actor: str = "", object_type: str = "", date_from: str = "",
+                date_to: str = "") -> PageFilter:
+    return PageFilter(_filter(action, actor, object_type, _day(date_from), _day(date_to)),
+                      [text for text in (date_from, date_to) if text and _day(text) is None])
+
+
+Filtered = Annotated[PageFilter, Depends(page_filter)]
+
+
 @router.get("/admin/audit", include_in_schema=False)
-def audit_page(request: Request, db: DB, who: Who, action: str = "", actor: str = "", object_type: str = "",
-               date_from: str = "", date_to: str = "", page: Annotated[int, Query(ge=1)] = 1, verify: bool = False):
+def audit_page(request: Request, db: DB, who: Who, pf: Filtered, page: Annotated[int, Query(ge=1)] = 1,
+               verify: bool = False):
     who.require("audit.read")
     settings = request.app.state.settings
-    f = _filter(action, actor, object_type, _day(date_from), _day(date_to))
-    rows, total = entries(db, f, settings.timezone, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    rows, total = entries(db, pf.filter, settings.timezone, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     chain = audit.verify_chain(db, data_cipher(settings)) if verify else None
-    bad_dates = [text for text in (date_from, date_to) if text and _day(text) is None]
     actions = sorted({*ACTION_LABELS, *db.scalars(select(AuditEntry.action).distinct())})
-    return render(request, "audit/list.html", rows=rows, total=total, page=page, f=f, chain=chain,
-                  pages=max(1, -(-total // PAGE_SIZE)), actions=actions, labels=ACTION_LABELS,
-                  query=request.url.query.replace("&verify=1", "").replace("verify=1", ""), bad_dates=bad_dates)
+    return render(request, "audit/list.html", rows=rows, total=total, page=page, f=pf.filter, chain=chain,
+                  pages=max(1, -(-total // PAGE_SIZE)), actions=actions, labels=ACTION_LABELS, query=pf.query,
+                  bad_dates=pf.bad_dates)
 
 
 @router.get("/admin/audit/export.xlsx", include_in_schema=False)
-def audit_export(request: Request, db: DB, who: Who, action: str = "", actor: str = "", object_type: str = "",
-                 date_from: str = "", date_to: str = ""):
+def audit_export(request: Request, db: DB, who: Who, pf: Filtered):
     who.require("audit.read")
     settings = request.app.state.settings
-    f = _filter(action, actor, object_type, _day(date_from), _day(date_to))
+    f = pf.filter
     rows, total = entries(db, f, settings.timezone, EXPORT_MAX, 0)
     data = table_workbook("审计日志", ["序号", "时间", "操作人", "操作", "对象类型", "对象编号", "涉及", "原因"], (
         [e.seq, e.at, e.actor_name, ACTION_LABELS.get(e.action, e.action), e.object_type, e.object_id, e.subject,

@@ -95,6 +95,10 @@ def test_the_page_lists_checks_the_chain_and_exports(app, client, auth, request)
     else:
         assert 'data-testid="chain-broken"' in checked.text and truth.problem.reason in checked.text
     assert 'data-testid="chain' not in client.get("/admin/audit").text  # checked only on request
+    # The links carry the filter, not the chain check nor the page they were on.
+    linked = client.get("/admin/audit", params={"action": "user.create", "verify": "1", "page": "1"}).text
+    assert 'href="/admin/audit/export.xlsx?action=user.create"' in linked
+    assert 'href="/admin/audit?action=user.create&verify=1"' in linked
     nothing = client.get("/admin/audit", params={"actor": "没有这个人"})
     assert 'data-testid="audit-empty"' in nothing.text
     bad = client.get("/admin/audit", params={"date_from": "2026-13-40"})
